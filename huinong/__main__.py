@@ -1,0 +1,5 @@
+import sys
+
+from huinong.cli import main
+
+sys.exit(main())

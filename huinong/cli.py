@@ -1,0 +1,107 @@
+"""python -m huinong generate | build | deliver | bench."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD：{text}") from error
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from huinong.generate import generate
+
+    counts = generate(
+        out_dir=Path(args.out),
+        households=args.households,
+        seed=args.seed,
+        start=args.start,
+        end=args.end,
+        progress=_say,
+    )
+    for name, rows in counts.items():
+        _say(f"  {name}: {rows:,} 行")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from huinong.warehouse import BuildError, build
+
+    try:
+        build(
+            raw_dir=Path(args.raw_dir),
+            db_path=Path(args.db),
+            as_of=args.as_of,
+            policy_file=Path(args.policy) if args.policy else None,
+            progress=_say,
+        )
+    except BuildError as error:
+        print(f"构建失败：{error}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def _deliver(args: argparse.Namespace) -> int:
+    from huinong.intake import IntakeError, accept_delivery
+
+    try:
+        delivery = accept_delivery(Path(args.store), Path(args.source), source=args.source_label)
+    except IntakeError as error:
+        print(f"接收失败：{error}", file=sys.stderr, flush=True)
+        return 1
+    _say(delivery.describe())
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from huinong.bench import run_bench
+
+    sizes = [int(size) for size in args.households.split(",") if size.strip()]
+    run_bench(sizes, out=Path(args.out) if args.out else None, seed=args.seed, progress=_say)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m huinong", description="惠农信用看板 命令行")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="生成演示用原始数据文件夹")
+    generate.add_argument("--households", type=int, default=20000)
+    generate.add_argument("--seed", type=int, default=20170901)
+    generate.add_argument("--out", required=True)
+    generate.add_argument("--start", type=_date, default=date(2017, 9, 1))
+    generate.add_argument("--end", type=_date, default=date(2026, 10, 31))
+    generate.set_defaults(run=_generate)
+
+    build = commands.add_parser("build", help="由原始数据构建并发布数据仓库")
+    build.add_argument("--raw-dir", required=True, help="原始数据文件夹，或数据接收库（含 deliveries/）")
+    build.add_argument("--db", required=True, help="发布的 DuckDB 文件")
+    build.add_argument("--as-of", type=_date, default=None, help="统计截止日，默认取数据中的最晚日期")
+    build.add_argument("--policy", default=None, help="政策参数文件（YAML），默认湖滨区参数")
+    build.set_defaults(run=_build)
+
+    deliver = commands.add_parser("deliver", help="把一批报送文件接收进数据接收库")
+    deliver.add_argument("--store", required=True)
+    deliver.add_argument("--source", required=True, help="报送文件夹或 zip")
+    deliver.add_argument("--source-label", default="命令行", help="报送单位或来源说明")
+    deliver.set_defaults(run=_deliver)
+
+    bench = commands.add_parser("bench", help="规模与速度测试")
+    bench.add_argument("--households", default="10000,100000,1000000")
+    bench.add_argument("--out", default=None)
+    bench.add_argument("--seed", type=int, default=20170901)
+    bench.set_defaults(run=_bench)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
