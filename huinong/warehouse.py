@@ -1,0 +1,305 @@
+"""Build the warehouse: raw folder -> intake -> dbt build -> atomic publish.
+
+The build writes a new DuckDB file next to the published one and swaps it in with
+``os.replace`` only when the intake, every model and every data test passed. Readers that
+have the old file open keep reading it; a failed build never touches it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from huinong import REPO_ROOT
+
+Progress = Callable[[str], None]
+
+# DuckDB settings for the build process. The dashboard runs beside it on the same 24 GiB, so the
+# build stays under 8 GiB and spills to disk rather than failing for lack of memory.
+BUILD_MEMORY_LIMIT = os.environ.get("HUINONG_BUILD_MEMORY", "8GB")
+BUILD_THREADS = int(os.environ.get("HUINONG_BUILD_THREADS", str(os.cpu_count() or 2)))
+
+CONTRACT_MARTS = (
+    "household_scores",
+    "loan_status",
+    "village_breaker",
+    "township_breaker",
+    "kpi_monthly",
+)
+
+
+class BuildError(Exception):
+    """A build that did not publish; the message says what failed, in Chinese."""
+
+
+@dataclass
+class BuildResult:
+    db_path: Path
+    as_of: date
+    stages: dict[str, float] = field(default_factory=dict)
+    models: dict[str, float] = field(default_factory=dict)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    file_bytes: int = 0
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+def connect_for_build(path: Path) -> duckdb.DuckDBPyConnection:
+    temp_dir = path.parent / f".{path.name}.spill"
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(
+        str(path),
+        config={
+            "memory_limit": BUILD_MEMORY_LIMIT,
+            "threads": BUILD_THREADS,
+            "preserve_insertion_order": False,
+            "temp_directory": str(temp_dir),
+        },
+    )
+
+
+def latest_data_date(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The default as-of date: the latest date of something that happened in the data.
+
+    Collections, disbursements, payments and write-offs count; scheduled due dates and maturities
+    lie in the future and are not "data dates" (see int_snapshot_dates).
+    """
+    row = con.execute(
+        """
+        select max(data_on) from (
+            select max(collected_on) as data_on from raw.households
+            union all select max(disbursed_on) from raw.loans
+            union all select max(written_off_on) from raw.loans
+            union all select max(paid_on) from raw.repayments
+        )
+        """
+    ).fetchone()
+    return row[0] if row else None
+
+
+def load_policy(policy_file: Path | None) -> dict:
+    """Policy vars overriding the defaults in dbt_project.yml (another county's profile)."""
+    if policy_file is None:
+        return {}
+    import yaml  # dbt depends on PyYAML
+
+    try:
+        text = policy_file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise BuildError(f"无法读取政策参数文件 {policy_file}：{error.strerror}") from error
+    values = yaml.safe_load(text) or {}
+    if not isinstance(values, dict):
+        raise BuildError(f"政策参数文件 {policy_file} 应为“参数名: 数值”的列表")
+    return values
+
+
+class _DbtProgress:
+    """Turns dbt's events into one line per finished model or test."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.model_seconds: dict[str, float] = {}
+        self.test_seconds = 0.0
+        self.tests = 0
+        self.failures: list[str] = []
+
+    def __call__(self, event) -> None:
+        if event.info.name != "NodeFinished":
+            return
+        node = event.data.node_info
+        result = event.data.run_result
+        seconds = float(result.execution_time or 0.0)
+        status = result.status
+        if node.resource_type in ("model", "seed", "snapshot"):
+            self.model_seconds[node.node_name] = seconds
+            mark = "完成" if status == "success" else "失败"
+            self.progress(f"  模型 {node.node_name} {mark}（{seconds:.1f} 秒）")
+        elif node.resource_type in ("test", "unit_test"):
+            self.tests += 1
+            self.test_seconds += seconds
+        if status in ("error", "fail", "runtime error"):
+            self.failures.append(f"{node.node_name}：{(result.message or status).strip()}")
+
+
+def run_dbt(
+    db_path: Path,
+    args: list[str],
+    dbt_vars: dict,
+    progress: Progress = _quiet,
+) -> _DbtProgress:
+    """Run one dbt command in-process against ``db_path``; raise BuildError on failure."""
+    from dbt.cli.main import dbtRunner
+
+    listener = _DbtProgress(progress)
+    work_dir = Path(tempfile.mkdtemp(prefix="huinong-dbt-"))
+    env_before = {key: os.environ.get(key) for key in ("HUINONG_BUILD_DB", "HUINONG_BUILD_TMP")}
+    os.environ["HUINONG_BUILD_DB"] = str(db_path)
+    os.environ["HUINONG_BUILD_TMP"] = str(db_path.parent / f".{db_path.name}.spill")
+    try:
+        result = dbtRunner(callbacks=[listener]).invoke(
+            [
+                *args,
+                "--project-dir",
+                str(REPO_ROOT),
+                "--profiles-dir",
+                str(REPO_ROOT),
+                "--target-path",
+                str(work_dir / "target"),
+                "--log-path",
+                str(work_dir / "logs"),
+                "--vars",
+                json.dumps(dbt_vars, ensure_ascii=False, default=str),
+                "--quiet",
+                "--no-use-colors",
+            ]
+        )
+    finally:
+        for key, value in env_before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(work_dir, ignore_errors=True)
+    if not result.success:
+        if listener.failures:
+            raise BuildError("dbt 未通过：\n  " + "\n  ".join(listener.failures))
+        raise BuildError(f"dbt 运行出错：{result.exception}")
+    return listener
+
+
+def _remove_build_files(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(path.parent / f".{path.name}.spill", ignore_errors=True)
+
+
+def build(
+    raw_dir: Path,
+    db_path: Path,
+    as_of: date | None = None,
+    policy_file: Path | None = None,
+    progress: Progress = _quiet,
+) -> BuildResult:
+    """Build a warehouse from ``raw_dir`` and publish it atomically at ``db_path``."""
+    from huinong.intake import IntakeError, load_raw
+
+    raw_dir = Path(raw_dir)
+    db_path = Path(db_path).resolve()
+    if not raw_dir.is_dir():
+        raise BuildError(f"原始数据文件夹不存在：{raw_dir}")
+    policy = load_policy(policy_file)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    building = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
+    _remove_build_files(building)
+    stages: dict[str, float] = {}
+    started = time.perf_counter()
+    try:
+        progress(f"[1/4] 读取原始数据：{raw_dir}")
+        clock = time.perf_counter()
+        con = connect_for_build(building)
+        try:
+            summary = load_raw(raw_dir, con, progress=progress)
+            data_as_of = latest_data_date(con)
+        finally:
+            con.close()
+        stages["intake"] = time.perf_counter() - clock
+        progress(summary.describe())
+        if data_as_of is None:
+            raise BuildError("原始数据中没有任何日期（采集、放款、还款），无法确定统计截止日")
+        build_as_of = as_of or data_as_of
+        progress(f"统计截止日：{build_as_of.isoformat()}" + ("" if as_of else "（数据中的最晚日期）"))
+
+        progress("[2/4] 计算评分、贷款状态、熔断与汇总（dbt）")
+        clock = time.perf_counter()
+        dbt_vars = {**policy, "as_of": build_as_of.isoformat()}
+        listener = run_dbt(
+            building,
+            ["build", "--exclude-resource-type", "unit_test"],
+            dbt_vars,
+            progress,
+        )
+        stages["dbt"] = time.perf_counter() - clock
+        stages["tests"] = listener.test_seconds
+        progress(f"  数据检验 {listener.tests} 项全部通过")
+
+        progress("[3/4] 记录构建信息")
+        clock = time.perf_counter()
+        con = connect_for_build(building)
+        try:
+            row_counts = {
+                mart: con.execute(f"select count(*) from main.{mart}").fetchone()[0]
+                for mart in CONTRACT_MARTS
+            }
+            _write_build_info(con, raw_dir, build_as_of, policy, row_counts)
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        stages["build_info"] = time.perf_counter() - clock
+
+        progress(f"[4/4] 发布：{db_path}")
+        clock = time.perf_counter()
+        os.replace(building, db_path)
+        shutil.rmtree(building.parent / f".{building.name}.spill", ignore_errors=True)
+        stages["publish"] = time.perf_counter() - clock
+    except IntakeError as error:
+        _remove_build_files(building)
+        raise BuildError(str(error)) from error
+    except BuildError:
+        _remove_build_files(building)
+        raise
+    except Exception as error:
+        _remove_build_files(building)
+        raise BuildError(f"构建中断：{type(error).__name__}: {error}") from error
+
+    stages["total"] = time.perf_counter() - started
+    result = BuildResult(
+        db_path=db_path,
+        as_of=build_as_of,
+        stages=stages,
+        models=listener.model_seconds,
+        row_counts=row_counts,
+        file_bytes=db_path.stat().st_size,
+    )
+    progress(
+        f"构建完成，用时 {stages['total']:.1f} 秒；文件 {result.file_bytes / 1e6:,.1f} MB；"
+        + "，".join(f"{mart} {rows:,} 行" for mart, rows in row_counts.items())
+    )
+    return result
+
+
+def _write_build_info(
+    con: duckdb.DuckDBPyConnection,
+    raw_dir: Path,
+    as_of: date,
+    policy: dict,
+    row_counts: dict[str, int],
+) -> None:
+    con.execute(
+        """
+        create or replace table main.build_info as
+        select
+            $as_of::date as as_of,
+            $built_at::timestamp as built_at,
+            $raw_dir as raw_dir,
+            $policy as policy_overrides,
+            $row_counts as row_counts
+        """,
+        {
+            "as_of": as_of,
+            "built_at": datetime.now().replace(microsecond=0),
+            "raw_dir": str(raw_dir.resolve()),
+            "policy": json.dumps(policy, ensure_ascii=False, default=str),
+            "row_counts": json.dumps(row_counts),
+        },
+    )

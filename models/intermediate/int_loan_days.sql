@@ -1,0 +1,114 @@
+-- The status of every loan on every day the warehouse evaluates: each snapshot date (DATA_CONTRACT)
+-- from disbursement until the loan is settled, and — for household loans — each day one of the
+-- same household's loans was disbursed (R-X1, R-X2 judge a new loan on its disbursement day).
+-- R-L1 outstanding principal and on-book; R-L3 DPD; written-off loans keep their DPD (R-S6 V3).
+with
+
+loans as (
+    select * from {{ ref('int_loans_summarised') }}
+),
+
+snapshots as (
+    select * from {{ ref('int_snapshot_dates') }}
+),
+
+payment_days as (
+    select * from {{ ref('int_payment_days') }}
+),
+
+segments as (
+    select * from {{ ref('int_loan_dpd_segments') }}
+),
+
+snapshot_days as (
+    select
+        loans.loan_id,
+        snapshots.as_of,
+        true as is_snapshot,
+    from loans
+    inner join snapshots
+        on
+            snapshots.as_of >= loans.disbursed_on
+            and snapshots.as_of < loans.settled_on
+),
+
+disbursement_days as (
+    select distinct
+        household_loans.loan_id,
+        new_loans.disbursed_on as as_of,
+        false as is_snapshot,
+    from loans as new_loans
+    inner join loans as household_loans
+        on
+            new_loans.borrower_id = household_loans.borrower_id
+            and household_loans.is_household_loan
+            and new_loans.disbursed_on >= household_loans.disbursed_on
+            and new_loans.disbursed_on < household_loans.settled_on
+    where
+        new_loans.is_household_loan
+        and new_loans.disbursed_on <= (select max(as_of) from snapshots)
+        and new_loans.disbursed_on not in (select as_of from snapshots)
+),
+
+loan_days as (
+    select * from snapshot_days
+    union all
+    select * from disbursement_days
+),
+
+with_principal as (
+    select
+        loan_days.*,
+        coalesce(payment_days.cumulative_principal_paid, 0) as principal_repaid,
+    from loan_days
+    asof left join payment_days
+        on
+            loan_days.loan_id = payment_days.loan_id
+            and loan_days.as_of >= payment_days.paid_on
+),
+
+with_oldest_due as (
+    select
+        with_principal.*,
+        -- The oldest instalment not covered on as_of (NULL: every instalment is covered).
+        segments.oldest_due_on as oldest_uncovered_due_on,
+    from with_principal
+    asof left join segments
+        on
+            with_principal.loan_id = segments.loan_id
+            and with_principal.as_of < segments.covered_on
+),
+
+final as (
+    select
+        with_oldest_due.loan_id,
+        with_oldest_due.as_of,
+        with_oldest_due.is_snapshot,
+        loans.borrower_type,
+        loans.borrower_id,
+        loans.is_household_loan,
+        loans.village_code,
+        loans.township_code,
+        loans.amount,
+        loans.disbursed_on,
+        loans.written_off_on,
+        cast(loans.amount - with_oldest_due.principal_repaid as decimal(18, 2)) as outstanding_principal,
+        -- R-L3: only an instalment due before as_of can be past due.
+        case
+            when with_oldest_due.oldest_uncovered_due_on < with_oldest_due.as_of
+                then with_oldest_due.oldest_uncovered_due_on
+        end as oldest_unpaid_due_on,
+        case
+            when with_oldest_due.oldest_uncovered_due_on < with_oldest_due.as_of
+                then cast(with_oldest_due.as_of - with_oldest_due.oldest_uncovered_due_on as integer)
+            else 0
+        end as dpd,
+        -- R-L1: disbursed, not written off on or before as_of, outstanding above 1.00 元.
+        (loans.written_off_on is null or loans.written_off_on > with_oldest_due.as_of)
+        and loans.amount - with_oldest_due.principal_repaid > {{ var('book_min_outstanding') }}
+            as on_book,
+    from with_oldest_due
+    inner join loans on with_oldest_due.loan_id = loans.loan_id
+)
+
+select * from final

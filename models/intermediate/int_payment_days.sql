@@ -1,0 +1,33 @@
+-- Payments per loan and day, with running totals: "a payment made on D counts on D", and
+-- R-L2 applies payments as a whole (principal + interest, whatever their split) in due-date order.
+-- Days that paid nothing are left out so that the running total rises strictly from day to day.
+with
+
+repayments as (
+    select * from {{ ref('stg_bank__repayments') }}
+),
+
+days as (
+    select
+        loan_id,
+        paid_on,
+        sum(total_paid) as paid,
+        sum(principal_paid) as principal_paid,
+    from repayments
+    group by loan_id, paid_on
+    having sum(total_paid) > 0
+),
+
+final as (
+    select
+        loan_id,
+        paid_on,
+        paid,
+        principal_paid,
+        sum(paid) over loan_days as cumulative_paid,
+        sum(principal_paid) over loan_days as cumulative_principal_paid,
+    from days
+    window loan_days as (partition by loan_id order by paid_on rows unbounded preceding)
+)
+
+select * from final

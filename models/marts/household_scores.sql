@@ -1,0 +1,95 @@
+-- Contract mart: the score, grade and credit of every rated household at every snapshot date
+-- (R-S1..R-S7, R-C1..R-C3). Item columns a1..a10, d1..d6 and poor_bonus hold signed points
+-- (deductions negative); raw_score = 80 + all items; score is 0 when any veto holds.
+-- village_code is the household's home village (R-B1), the same on every date.
+-- available_credit (R-C2) = max(limit - outstanding on the book, 0), and 0 when the village or
+-- township breaker was tripped at the latest month-end on or before as_of (credit_stopped).
+with
+
+scores as (
+    select * from {{ ref('int_household_scores_evaluated') }}
+    where is_snapshot
+),
+
+households as (
+    select * from {{ ref('int_households_homed') }}
+),
+
+snapshots as (
+    select * from {{ ref('int_snapshot_dates') }}
+),
+
+village_breaker as (
+    select * from {{ ref('village_breaker') }}
+),
+
+township_breaker as (
+    select * from {{ ref('township_breaker') }}
+),
+
+stops as (
+    select
+        snapshots.as_of,
+        village_breaker.village_code,
+        village_breaker.tripped or township_breaker.tripped as credit_stopped,
+    from snapshots
+    inner join village_breaker on snapshots.breaker_month_end = village_breaker.as_of
+    inner join township_breaker
+        on
+            village_breaker.township_code = township_breaker.township_code
+            and village_breaker.as_of = township_breaker.as_of
+),
+
+final as (
+    select
+        scores.household_id,
+        scores.as_of,
+        snapshots.is_month_end,
+        households.village_code,
+        households.township_code,
+        scores.collected_on,
+        scores.registered_poor,
+        scores.a1,
+        scores.a2,
+        scores.a3,
+        scores.a4,
+        scores.a5,
+        scores.a6,
+        scores.a7,
+        scores.a8,
+        scores.a9,
+        scores.a10,
+        scores.d1,
+        scores.d2,
+        scores.d3,
+        scores.d4,
+        scores.d5,
+        scores.d6,
+        scores.poor_bonus,
+        scores.overdue_events,
+        scores.npl_events,
+        scores.raw_score,
+        scores.score,
+        scores.grade,
+        scores.credit_limit,
+        scores.outstanding_principal,
+        scores.loans_on_book,
+        scores.max_dpd,
+        -- No month-end on or before as_of yet: no breaker reading, nothing stopped.
+        coalesce(stops.credit_stopped, false) as credit_stopped,
+        case
+            when coalesce(stops.credit_stopped, false) then cast(0 as decimal(18, 2))
+            else cast(greatest(scores.credit_limit - scores.outstanding_principal, 0) as decimal(18, 2))
+        end as available_credit,
+        scores.vetoes,
+    from scores
+    inner join households on scores.household_id = households.household_id
+    inner join snapshots on scores.as_of = snapshots.as_of
+    left join stops
+        on
+            scores.as_of = stops.as_of
+            and households.village_code = stops.village_code
+)
+
+select * from final
+order by as_of, township_code, village_code, household_id

@@ -1,0 +1,35 @@
+-- Contract mart: every loan on the book (R-L1) at every snapshot date, households' and entities'.
+with
+
+loan_days as (
+    select * from {{ ref('int_loan_days') }}
+),
+
+snapshots as (
+    select * from {{ ref('int_snapshot_dates') }}
+),
+
+final as (
+    select
+        loan_days.loan_id,
+        loan_days.as_of,
+        snapshots.is_month_end,
+        loan_days.borrower_type,
+        loan_days.borrower_id,
+        loan_days.village_code,
+        loan_days.township_code,
+        loan_days.amount,
+        loan_days.disbursed_on,
+        loan_days.outstanding_principal,
+        loan_days.oldest_unpaid_due_on,
+        loan_days.dpd,
+        {{ five_tier_of('loan_days.dpd') }} as five_tier,
+        loan_days.dpd > 0 as is_overdue,
+        loan_days.dpd > {{ var('npl_dpd_threshold') }} as is_npl,
+    from loan_days
+    inner join snapshots on loan_days.as_of = snapshots.as_of
+    where loan_days.is_snapshot and loan_days.on_book
+)
+
+select * from final
+order by as_of, township_code, village_code, loan_id

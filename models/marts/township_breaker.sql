@@ -1,0 +1,33 @@
+-- Contract mart: the township breaker at every snapshot date (R-B2): tripped when the villages
+-- tripped are at least 30% of all its administrative villages in the division list (with loans or
+-- not), compared exactly: tripped * 100 >= 30 * total. The township's own NPL rate over its
+-- villages' household loans is reported too (R-T2, and other counties' profiles).
+with
+
+villages as (
+    select * from {{ ref('village_breaker') }}
+),
+
+final as (
+    select
+        township_code,
+        any_value(township_name) as township_name,
+        as_of,
+        any_value(is_month_end) as is_month_end,
+        count(*) as villages_total,
+        count(*) filter (where tripped) as villages_tripped,
+        count(*) filter (where watch) as villages_watch,
+        count(*) filter (where status = '无贷款') as villages_without_loans,
+        {{ exact_ratio('count(*) filter (where tripped)', 'count(*)') }} as tripped_share,
+        count(*) filter (where tripped) * 100
+        >= {{ var('township_breaker_share_pct') }} * count(*) as tripped,
+        cast(sum(outstanding_balance) as decimal(18, 2)) as outstanding_balance,
+        cast(sum(overdue_balance) as decimal(18, 2)) as overdue_balance,
+        cast(sum(npl_balance) as decimal(18, 2)) as npl_balance,
+        {{ exact_ratio('sum(npl_balance)', 'sum(outstanding_balance)') }} as npl_rate,
+    from villages
+    group by township_code, as_of
+)
+
+select * from final
+order by as_of, township_code

@@ -1,0 +1,78 @@
+-- Contract mart: the village breaker (熔断) at every snapshot date, for every village of the
+-- division list (R-B1, R-B2, R-B4). Household loans on the book only; an NPL loan's whole
+-- outstanding principal is NPL balance. Rates are compared exactly: npl * 100 > 3 * outstanding.
+-- A reading on a day that is not a month-end (the build's as-of date) is provisional
+-- (is_month_end = false); it is computed the same way.
+with
+
+villages as (
+    select * from {{ ref('stg_divisions__villages') }}
+),
+
+snapshots as (
+    select * from {{ ref('int_snapshot_dates') }}
+),
+
+loans as (
+    select * from {{ ref('loan_status') }}
+),
+
+balances as (
+    select
+        village_code,
+        as_of,
+        count(*) as loans_on_book,
+        count(distinct borrower_id) as borrowing_households,
+        sum(outstanding_principal) as outstanding_balance,
+        coalesce(sum(outstanding_principal) filter (where is_overdue), 0) as overdue_balance,
+        coalesce(sum(outstanding_principal) filter (where is_npl), 0) as npl_balance,
+    from loans
+    where borrower_type = '农户'
+    group by village_code, as_of
+),
+
+grid as (
+    select
+        villages.village_code,
+        villages.village_name,
+        villages.township_code,
+        villages.township_name,
+        snapshots.as_of,
+        snapshots.is_month_end,
+        coalesce(balances.loans_on_book, 0) as loans_on_book,
+        coalesce(balances.borrowing_households, 0) as borrowing_households,
+        cast(coalesce(balances.outstanding_balance, 0) as decimal(18, 2)) as outstanding_balance,
+        cast(coalesce(balances.overdue_balance, 0) as decimal(18, 2)) as overdue_balance,
+        cast(coalesce(balances.npl_balance, 0) as decimal(18, 2)) as npl_balance,
+    from villages
+    cross join snapshots
+    left join balances
+        on
+            villages.village_code = balances.village_code
+            and snapshots.as_of = balances.as_of
+),
+
+final as (
+    select
+        *,
+        {{ exact_ratio('npl_balance', 'outstanding_balance') }} as npl_rate,
+        case
+            when outstanding_balance = 0 then '无贷款'
+            when {{ rate_exceeds('npl_balance', 'outstanding_balance', var('village_breaker_rate_pct')) }}
+                then '熔断'
+            when {{ rate_exceeds('npl_balance', 'outstanding_balance', var('watch_rate_pct')) }}
+                then '预警'
+            else '正常'
+        end as status,
+        outstanding_balance > 0
+        and {{ rate_exceeds('npl_balance', 'outstanding_balance', var('village_breaker_rate_pct')) }}
+            as tripped,
+        outstanding_balance > 0
+        and {{ rate_exceeds('npl_balance', 'outstanding_balance', var('watch_rate_pct')) }}
+        and not {{ rate_exceeds('npl_balance', 'outstanding_balance', var('village_breaker_rate_pct')) }}
+            as watch,
+    from grid
+)
+
+select * from final
+order by as_of, township_code, village_code

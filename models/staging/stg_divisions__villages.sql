@@ -1,0 +1,16 @@
+with
+
+villages as (
+    select * from {{ source('divisions', 'villages') }}
+),
+
+renamed as (
+    select
+        village_code,
+        village_name,
+        township_code,
+        township_name,
+    from villages
+)
+
+select * from renamed

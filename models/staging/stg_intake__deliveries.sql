@@ -1,0 +1,7 @@
+with
+
+deliveries as (
+    select * from {{ source('intake', 'deliveries') }}
+)
+
+select * from deliveries

@@ -1,0 +1,7 @@
+with
+
+quarantine as (
+    select * from {{ source('intake', 'quarantine') }}
+)
+
+select * from quarantine
