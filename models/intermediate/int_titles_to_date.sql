@@ -47,7 +47,7 @@ readings as (
 year_to_date as (
     select
         *,
-        year(as_of) as title_year,
+        cast(year(as_of) as integer) as title_year,
         bool_or(outstanding_balance > 0) over (
             partition by scope_level, scope_code, year(as_of)
             order by as_of

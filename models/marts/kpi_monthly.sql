@@ -380,7 +380,7 @@ final as (
         cast(villages_watch as integer) as villages_watch,
         cast(townships_total as integer) as townships_total,
         cast(townships_tripped as integer) as townships_tripped,
-        title_year,
+        cast(title_year as integer) as title_year,
         cast(credit_villages as integer) as credit_villages,
         cast(credit_townships as integer) as credit_townships,
     from all_rows

@@ -67,7 +67,8 @@ checked as (
         coalesce(scores.grade, '未评级') as grade_on_disbursement,
         coalesce(scores.credit_limit, 0) as credit_limit_on_disbursement,
         coalesce(scores.registered_poor, false) as registered_poor_on_disbursement,
-        household_outstanding.outstanding_with_new_loan,
+        cast(household_outstanding.outstanding_with_new_loan as decimal(18, 2))
+            as outstanding_with_new_loan,
         -- R-X1: unrated or 无信用 on the disbursement day.
         disbursed.is_household_loan
         and (scores.grade is null or scores.grade = '{{ var('no_credit_grade') }}') as x1_no_credit,
