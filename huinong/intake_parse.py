@@ -1,0 +1,754 @@
+"""Reading raw files and the SQL that parses their cells: the intake's lower half.
+
+``huinong.intake`` decides which files to read and what a valid row is;
+this module turns one CSV or xlsx file into a DuckDB staging table of text
+cells (``c0 … cN`` plus the row number), and writes the SQL expressions
+that normalise, type and explain every cell. Cell work happens in DuckDB,
+column at a time; Python touches rows one by one only for xlsx files and
+for the rare CSV that DuckDB's reader rejects.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import datetime as dt
+import io
+import math
+import re
+import sys
+import tempfile
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from huinong.schema import Column, RawFile
+
+NFKC_FUNCTION = "_hn_nfkc"
+XLSX_BATCH_ROWS = 50_000
+DECODE_CHUNK_BYTES = 8 << 20
+HEAD_BYTES = 1 << 20
+HEADER_SEARCH_ROWS = 10
+
+
+class IntakeError(Exception):
+    """A raw file or delivery that cannot be read at all; the message is for a clerk."""
+
+
+def sql_text(value: str) -> str:
+    """A SQL string literal of text that comes from schema.py or this module, never from a file."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+# --- Unicode -------------------------------------------------------------------------------
+
+
+@cache
+def nfkc_sensitive_class() -> str:
+    """An RE2 character class of every character that NFKC or trimming could change.
+
+    Most cells are plain ASCII or CJK text that NFKC leaves alone; only cells
+    holding one of these characters go through Python's NFKC, the rest are
+    trimmed in SQL.
+    """
+    points = {
+        point
+        for point in range(sys.maxunicode + 1)
+        if not 0xD800 <= point < 0xE000
+        and (not unicodedata.is_normalized("NFKC", chr(point)) or unicodedata.combining(chr(point)))
+    }
+    # Hangul vowel and final jamo compose with what precedes them.
+    points |= set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    # Tabs, line breaks and zero-width characters are stripped by the Python path.
+    points |= {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF}
+    ranges: list[list[int]] = []
+    for point in sorted(points):
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1][1] = point
+        else:
+            ranges.append([point, point])
+    parts = [
+        f"\\x{{{low:x}}}" if low == high else f"\\x{{{low:x}}}-\\x{{{high:x}}}"
+        for low, high in ranges
+    ]
+    return "[" + "".join(parts) + "]"
+
+
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def normalize_text(value: str | None) -> str | None:
+    """NFKC, zero-width characters removed, surrounding whitespace stripped; '' becomes None."""
+    if value is None:
+        return None
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", value)).strip()
+    return text or None
+
+
+def _nfkc_arrow(values: pa.Array) -> pa.Array:
+    return pa.array([normalize_text(value) for value in values.to_pylist()], type=pa.string())
+
+
+def register_nfkc(con: duckdb.DuckDBPyConnection) -> None:
+    unregister_nfkc(con)
+    con.create_function(NFKC_FUNCTION, _nfkc_arrow, ["VARCHAR"], "VARCHAR", type="arrow")
+
+
+def unregister_nfkc(con: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.remove_function(NFKC_FUNCTION)
+
+
+def normalize_sql(cell: str) -> str:
+    """SQL for a normalised cell: Python NFKC only where a character needs it, else trim."""
+    return (
+        f"nullif(case when regexp_matches({cell}, '{nfkc_sensitive_class()}') "
+        f"then {NFKC_FUNCTION}({cell}) else trim({cell}) end, '')"
+    )
+
+
+# --- Headers -------------------------------------------------------------------------------
+
+
+def normalize_header(text: object) -> str:
+    if text is None:
+        return ""
+    header = unicodedata.normalize("NFKC", str(text))
+    header = re.sub(r"[\s\u200b\u200c\u200d\u2060\ufeff]+", "", header)
+    return header.lstrip("*").lower()
+
+
+def _header_lookup(raw_file: RawFile) -> dict[str, Column]:
+    lookup: dict[str, Column] = {}
+    for column in raw_file.columns:
+        lookup[normalize_header(column.name)] = column
+        lookup[normalize_header(column.label)] = column
+    return lookup
+
+
+def match_header(raw_file: RawFile, text: object) -> Column | None:
+    """The schema column a header names: its name, its label, or either with a note in brackets."""
+    lookup = _header_lookup(raw_file)
+    header = normalize_header(text)
+    if header in lookup:
+        return lookup[header]
+    # "贷款金额(元)" or "放款日期(disbursed_on)": the part outside or inside the brackets.
+    bracketed = re.fullmatch(r"(.+?)[(\[](.+)[)\]]", header)
+    if bracketed:
+        for part in bracketed.groups():
+            if part in lookup:
+                return lookup[part]
+    return None
+
+
+def column_title(column: Column) -> str:
+    return f"{column.label}（{column.name}）"
+
+
+@dataclass
+class FileLayout:
+    """How one file's columns line up with the schema."""
+
+    headers: list[str]
+    positions: dict[str, int]
+    extras: list[int]
+    missing_optional: list[str] = field(default_factory=list)
+
+    def json_keys(self) -> list[str]:
+        """Header names as in the file, made unique so that each cell keeps its place in JSON."""
+        keys: list[str] = []
+        seen: set[str] = set()
+        for position, header in enumerate(self.headers):
+            key = header.strip() or f"（第{position + 1}列）"
+            if key in seen:
+                key = f"{key}（第{position + 1}列）"
+            seen.add(key)
+            keys.append(key)
+        return keys
+
+
+def layout_for(raw_file: RawFile, headers: list[str], display_name: str) -> FileLayout:
+    positions: dict[str, int] = {}
+    extras: list[int] = []
+    for position, header in enumerate(headers):
+        column = match_header(raw_file, header)
+        if column is None:
+            extras.append(position)
+            continue
+        if column.name in positions:
+            first = positions[column.name] + 1
+            raise IntakeError(
+                f"{display_name} 中“{column_title(column)}”列出现了两次"
+                f"（第{first}列和第{position + 1}列），无法确定用哪一列"
+            )
+        positions[column.name] = position
+    missing = [column for column in raw_file.columns if column.name not in positions]
+    required_missing = [column for column in missing if column.required]
+    if required_missing:
+        names = "、".join(column_title(column) for column in required_missing)
+        raise IntakeError(f"{display_name} 缺少必需列：{names}")
+    return FileLayout(
+        headers=[str(header) if header is not None else "" for header in headers],
+        positions=positions,
+        extras=extras,
+        missing_optional=[column.name for column in missing],
+    )
+
+
+def _header_score(raw_file: RawFile, row: list) -> tuple[int, int]:
+    matched = {column.name for cell in row if (column := match_header(raw_file, cell))}
+    required = sum(1 for column in raw_file.columns if column.required and column.name in matched)
+    return required, len(matched)
+
+
+def find_header_row(raw_file: RawFile, rows: list[list], display_name: str) -> int:
+    """Index of the header among the first rows: a title line above it is tolerated."""
+    if not rows:
+        raise IntakeError(f"{display_name} 是空文件，没有表头")
+    needed = sum(1 for column in raw_file.columns if column.required)
+    best, best_score = 0, (-1, -1)
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        score = _header_score(raw_file, row)
+        if score[0] == needed:
+            return index
+        if score > best_score:
+            best, best_score = index, score
+    if best_score[1] <= 0:
+        expected = "、".join(column.name for column in raw_file.columns if column.required)
+        raise IntakeError(
+            f"{display_name} 找不到表头：前{HEADER_SEARCH_ROWS}行中没有一行是本表的列名"
+            f"（应包含 {expected} 等列，或其中文名）"
+        )
+    return best
+
+
+# --- Staged files ----------------------------------------------------------------------------
+
+
+@dataclass
+class StagedFile:
+    """One raw file read into a staging table ``_row, _shape, _overflow, c0 … cN`` (all text)."""
+
+    table: str
+    layout: FileLayout
+    rows: int
+    fallback: bool = False
+
+
+def staging_columns(count: int) -> list[str]:
+    return [f"c{position}" for position in range(count)]
+
+
+def _create_staging(con: duckdb.DuckDBPyConnection, table: str, count: int) -> None:
+    cells = ", ".join(f"{name} varchar" for name in staging_columns(count))
+    con.execute(
+        f"create or replace temp table {table} "
+        f"(_row integer, _shape varchar, _overflow varchar{', ' if cells else ''}{cells})"
+    )
+
+
+def _append_batch(
+    con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, list], batch_name: str
+) -> None:
+    arrow = pa.table(
+        {
+            "_row": pa.array(columns["_row"], type=pa.int32()),
+            **{
+                name: pa.array(values, type=pa.string())
+                for name, values in columns.items()
+                if name != "_row"
+            },
+        }
+    )
+    con.register(batch_name, arrow)
+    try:
+        con.execute(f"insert into {table} by name select * from {batch_name}")
+    finally:
+        con.unregister(batch_name)
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+DELIMITERS = (",", "\t", ";", "|")
+
+
+def detect_encoding(path: Path, display_name: str) -> str:
+    """'utf-8', 'utf-8-sig', 'utf-16' or 'gb18030' (which covers GBK), by decoding the whole file."""
+    with path.open("rb") as handle:
+        start = handle.read(4)
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    encoding = "utf-8-sig" if start.startswith(codecs.BOM_UTF8) else "utf-8"
+    if _decodes(path, encoding):
+        return encoding
+    if _decodes(path, "gb18030"):
+        return "gb18030"
+    raise IntakeError(
+        f"{display_name} 无法识别文字编码：既不是 UTF-8，也不是 GBK/GB18030。"
+        "请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 Excel 工作簿后重新报送"
+    )
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(DECODE_CHUNK_BYTES):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def transcode_to_utf8(path: Path, encoding: str, work_dir: Path) -> Path:
+    """A UTF-8 copy for DuckDB's reader, which reads no GBK."""
+    target = Path(tempfile.mkstemp(suffix=".csv", dir=work_dir)[1])
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with path.open("rb") as source, target.open("wb") as sink:
+        while chunk := source.read(DECODE_CHUNK_BYTES):
+            sink.write(decoder.decode(chunk).encode("utf-8"))
+        sink.write(decoder.decode(b"", final=True).encode("utf-8"))
+    return target
+
+
+def _head_records(path: Path, delimiter: str) -> list[tuple[list[str], int]]:
+    """The first records and the physical line each ends on."""
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    text = head.decode("utf-8-sig", errors="replace")
+    if len(head) == HEAD_BYTES and "\n" in text:
+        text = text[: text.rfind("\n") + 1]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    records: list[tuple[list[str], int]] = []
+    for record in reader:
+        records.append((record, reader.line_num))
+        if len(records) > HEADER_SEARCH_ROWS:
+            break
+    return records
+
+
+@dataclass
+class CsvDialect:
+    delimiter: str
+    skip_lines: int
+    headers: list[str]
+
+
+def sniff_csv(raw_file: RawFile, utf8_path: Path, display_name: str) -> CsvDialect:
+    best: tuple[tuple[int, int], CsvDialect] | None = None
+    for delimiter in DELIMITERS:
+        records = _head_records(utf8_path, delimiter)
+        filled = [index for index, (record, _) in enumerate(records) if record]
+        try:
+            chosen = find_header_row(raw_file, [records[i][0] for i in filled], display_name)
+        except IntakeError:
+            continue
+        position = filled[chosen]
+        headers = records[position][0]
+        # csv.reader yields [] for a blank line, so the record before the header
+        # ends on the last line to skip.
+        skip = records[position - 1][1] if position else 0
+        score = _header_score(raw_file, headers)
+        if best is None or score > best[0]:
+            best = (score, CsvDialect(delimiter, skip, headers))
+    if best is None:
+        # The comma reading gives the clerk-facing message.
+        records = [record for record, _ in _head_records(utf8_path, ",") if record]
+        find_header_row(raw_file, records, display_name)
+        raise IntakeError(f"{display_name} 找不到表头")
+    return best[1]
+
+
+def stage_csv(
+    con: duckdb.DuckDBPyConnection,
+    raw_file: RawFile,
+    path: Path,
+    table: str,
+    display_name: str,
+    work_dir: Path,
+) -> StagedFile:
+    encoding = detect_encoding(path, display_name)
+    utf8_path = path
+    if encoding not in ("utf-8", "utf-8-sig"):
+        try:
+            utf8_path = transcode_to_utf8(path, encoding, work_dir)
+        except UnicodeDecodeError as error:
+            raise IntakeError(f"{display_name} 无法按 {encoding} 解码：{error.reason}") from error
+    dialect = sniff_csv(raw_file, utf8_path, display_name)
+    layout = layout_for(raw_file, dialect.headers, display_name)
+    count = len(dialect.headers)
+    columns = ", ".join(f"'{name}': 'VARCHAR'" for name in staging_columns(count))
+    rejects_table, rejects_scan = f"{table}_rejects", f"{table}_scans"
+    scan_table = f"{table}_scan"
+    # Row numbers come from the scan's insertion order (rowid), so the reader must
+    # not drop or reorder rows: a row it rejects sends the file down the Python path.
+    con.execute(
+        f"create or replace temp table {scan_table} as "
+        f"select * from read_csv($path, auto_detect=false, header=true, skip=$skip, "
+        f"delim=$delim, quote='\"', escape='\"', columns={{{columns}}}, "
+        f"store_rejects=true, rejects_table='{rejects_table}', rejects_scan='{rejects_scan}')",
+        {"path": str(utf8_path), "skip": dialect.skip_lines, "delim": dialect.delimiter},
+    )
+    rejected = con.execute(f"select count(*) from {rejects_table}").fetchone()[0]
+    con.execute(f"drop table if exists {rejects_table}")
+    con.execute(f"drop table if exists {rejects_scan}")
+    if rejected:
+        con.execute(f"drop table {scan_table}")
+        return _stage_csv_python(con, utf8_path, dialect, layout, table)
+    _create_staging(con, table, count)
+    cells = ", ".join(staging_columns(count))
+    con.execute(
+        f"insert into {table} select (rowid + 1)::integer, null, null, {cells} "
+        f"from {scan_table} order by rowid"
+    )
+    con.execute(f"drop table {scan_table}")
+    rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+    return StagedFile(table, layout, rows)
+
+
+def _stage_csv_python(
+    con: duckdb.DuckDBPyConnection,
+    utf8_path: Path,
+    dialect: CsvDialect,
+    layout: FileLayout,
+    table: str,
+) -> StagedFile:
+    """Exact row numbers and field counts for a CSV whose rows do not all fit the header."""
+    count = len(dialect.headers)
+    _create_staging(con, table, count)
+    names = staging_columns(count)
+    batch: dict[str, list] = {"_row": [], "_shape": [], "_overflow": [], **{n: [] for n in names}}
+    row_number = 0
+    with utf8_path.open(encoding="utf-8-sig", newline="") as handle:
+        for _ in range(dialect.skip_lines):
+            handle.readline()
+        reader = csv.reader(handle, delimiter=dialect.delimiter, strict=False)
+        next(reader, None)
+        for record in reader:
+            if not record:
+                continue
+            row_number += 1
+            batch["_row"].append(row_number)
+            if len(record) != count:
+                batch["_shape"].append(f"本行有 {len(record)} 个字段，与表头的 {count} 列不符")
+            else:
+                batch["_shape"].append(None)
+            extra = record[count:]
+            batch["_overflow"].append(",".join(extra) if extra else None)
+            for position, name in enumerate(names):
+                value = record[position] if position < len(record) else None
+                batch[name].append(value if value != "" else None)
+            if len(batch["_row"]) >= XLSX_BATCH_ROWS:
+                _append_batch(con, table, batch, f"{table}_batch")
+                batch = {key: [] for key in batch}
+    if batch["_row"]:
+        _append_batch(con, table, batch, f"{table}_batch")
+    return StagedFile(table, layout, row_number, fallback=True)
+
+
+# --- xlsx --------------------------------------------------------------------------------------
+
+XLSX_MAX_UNCOMPRESSED = 4 << 30
+XLSX_MAX_RATIO = 1000
+
+
+def _check_xlsx_container(path: Path, display_name: str) -> None:
+    """An xlsx is a zip: refuse a non-zip and an archive that would inflate beyond reason."""
+    not_xlsx = f"{display_name} 不是有效的 Excel 工作簿（.xlsx）文件"
+    if not zipfile.is_zipfile(path):
+        with path.open("rb") as handle:
+            start = handle.read(8)
+        if start.startswith(b"\xd0\xcf\x11\xe0"):
+            raise IntakeError(f"{not_xlsx}：它是旧版 .xls 格式，请在 Excel 中另存为 .xlsx 或 CSV")
+        raise IntakeError(not_xlsx)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise IntakeError(not_xlsx) from error
+    total = sum(member.file_size for member in members)
+    packed = sum(member.compress_size for member in members)
+    if total > XLSX_MAX_UNCOMPRESSED or total > XLSX_MAX_RATIO * max(packed, 1):
+        raise IntakeError(f"{display_name} 解压后过大，疑似压缩炸弹，拒绝读取")
+    if not any(member.filename == "xl/workbook.xml" for member in members):
+        raise IntakeError(not_xlsx)
+
+
+def _iter_xlsx(path: Path, display_name: str) -> Iterator[tuple]:
+    """Rows of the first sheet as cell values; formulas give their cached value, never computed."""
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    _check_xlsx_container(path, display_name)
+    try:
+        workbook = openpyxl.load_workbook(
+            path, read_only=True, data_only=True, keep_vba=False, keep_links=False
+        )
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise IntakeError(f"{display_name} 不是有效的 Excel 工作簿（.xlsx）文件") from error
+    try:
+        if not workbook.worksheets:
+            raise IntakeError(f"{display_name} 中没有工作表")
+        sheet = workbook.worksheets[0]
+        # Some writers leave a wrong <dimension>; without resetting, read-only mode trusts it.
+        reset = getattr(sheet, "reset_dimensions", None)
+        if reset is not None:
+            reset()
+        yield from sheet.iter_rows(values_only=True)
+    finally:
+        workbook.close()
+
+
+def xlsx_cell_text(value: object, kind: str | None) -> str | None:
+    """A cell as the text a clerk would see; numeric float noise is representation, not data."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float_text(value, kind)
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return str(value)
+
+
+def _float_text(value: float, kind: str | None) -> str:
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    if kind == "amount":
+        value = round(value, 2)
+    elif kind == "rate":
+        value = round(value, 8)
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if abs(value) >= 1e15:
+        # Beyond a double's exact digits (an ID number typed as a number): show it
+        # as Excel does, so the lost digits are visible instead of invented.
+        return f"{value:.15G}"
+    text = f"{value:.15g}"
+    if "e" in text or "E" in text:
+        text = f"{value:.15f}".rstrip("0").rstrip(".")
+    return text
+
+
+def stage_xlsx(
+    con: duckdb.DuckDBPyConnection,
+    raw_file: RawFile,
+    path: Path,
+    table: str,
+    display_name: str,
+    progress: Callable[[int], None] | None = None,
+) -> StagedFile:
+    rows = _iter_xlsx(path, display_name)
+    head: list[list] = []
+    for row in rows:
+        head.append(list(row))
+        if len(head) > HEADER_SEARCH_ROWS:
+            break
+    filled = [index for index, row in enumerate(head) if not _blank(row)]
+    header_index = filled[find_header_row(raw_file, [head[i] for i in filled], display_name)]
+    header_row = head[header_index]
+    # Trailing empty header cells are Excel's formatting, not columns.
+    while header_row and header_row[-1] in (None, ""):
+        header_row = header_row[:-1]
+    headers = ["" if cell is None else xlsx_cell_text(cell, None) or "" for cell in header_row]
+    layout = layout_for(raw_file, headers, display_name)
+    count = len(headers)
+    kinds: list[str | None] = [None] * count
+    for name, position in layout.positions.items():
+        kinds[position] = raw_file.column(name).kind
+    _create_staging(con, table, count)
+    names = staging_columns(count)
+
+    def data_rows() -> Iterator[list]:
+        yield from head[header_index + 1 :]
+        for row in rows:
+            yield list(row)
+
+    batch: dict[str, list] = {"_row": [], "_shape": [], "_overflow": [], **{n: [] for n in names}}
+    row_number = 0
+    blanks_pending = 0
+    for row in data_rows():
+        if _blank(row):
+            # Numbered only when data follows: Excel keeps formatted empty rows at the end.
+            blanks_pending += 1
+            continue
+        row_number += blanks_pending + 1
+        blanks_pending = 0
+        batch["_row"].append(row_number)
+        batch["_shape"].append(None)
+        overflow = [xlsx_cell_text(cell, None) for cell in row[count:] if cell not in (None, "")]
+        batch["_overflow"].append(",".join(text for text in overflow if text) or None)
+        for position, name in enumerate(names):
+            cell = row[position] if position < len(row) else None
+            batch[name].append(xlsx_cell_text(cell, kinds[position]))
+        if len(batch["_row"]) >= XLSX_BATCH_ROWS:
+            _append_batch(con, table, batch, f"{table}_batch")
+            batch = {key: [] for key in batch}
+            if progress:
+                progress(row_number)
+    if batch["_row"]:
+        _append_batch(con, table, batch, f"{table}_batch")
+    return StagedFile(table, layout, row_number)
+
+
+def _blank(row: list | tuple) -> bool:
+    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in row)
+
+
+# --- Cells: SQL that types each column and explains what does not parse ---------------------
+
+DATE_SHAPE = (
+    r"(\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2}|\d{4}\.\d{1,2}\.\d{1,2}"
+    r"|\d{4}年\d{1,2}月\d{1,2}日|\d{8})( 0?0:00(:00)?)?"
+)
+AMOUNT_SHAPE = r"-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?"
+NUMBER_SHAPE = r"-?(\d+(\.\d+)?|\.\d+)"
+TRUE_WORDS = ("是", "有", "y", "yes", "1", "true", "√", "✓", "✔")
+FALSE_WORDS = ("否", "无", "n", "no", "0", "false", "×", "✗", "✘")
+MAX_RATE_DECIMALS = 8
+
+
+@dataclass
+class ColumnSql:
+    """How one column is typed: helper expressions, the typed value, and the reasons it may fail.
+
+    Levels: helpers read ``n_<col>`` (the normalised text); the value reads
+    helpers; reasons read all three. Each reason is SQL giving text or NULL.
+    """
+
+    helpers: list[str] = field(default_factory=list)
+    value: str = ""
+    reasons: list[str] = field(default_factory=list)
+
+
+def _words(words: tuple[str, ...]) -> str:
+    return ", ".join(sql_text(word) for word in words)
+
+
+def column_sql(column: Column, *, minimum_exclusive: bool = False) -> ColumnSql:
+    """The typing of one column by its kind; file-specific rules are added by the caller."""
+    name, label = column.name, column.label
+    text = f"n_{name}"
+    spec = ColumnSql()
+    if column.required:
+        spec.reasons.append(f"case when {text} is null then {sql_text('缺少' + label)} end")
+
+    def detail(stem: str) -> str:
+        return f"{sql_text(label + stem + '：')} || {text}"
+
+    if column.kind in ("text",):
+        spec.value = text
+    elif column.kind == "enum":
+        choices = ", ".join(sql_text(choice) for choice in column.choices)
+        spec.value = f"case when {text} in ({choices}) then {text} end"
+        allowed = "/".join(column.choices)
+        spec.reasons.append(
+            f"case when {text} is not null and {name} is null then "
+            f"{detail('不在可选值内')} || {sql_text('（可选：' + allowed + '）')} end"
+        )
+    elif column.kind == "bool":
+        spec.value = (
+            f"case when lower({text}) in ({_words(TRUE_WORDS)}) then true "
+            f"when lower({text}) in ({_words(FALSE_WORDS)}) then false end"
+        )
+        spec.reasons.append(
+            f"case when {text} is not null and {name} is null then {detail('应填“是”或“否”')} end"
+        )
+    elif column.kind == "date":
+        digits = f"d_{name}"
+        spec.helpers.append(
+            f"case when regexp_full_match({text}, {sql_text(DATE_SHAPE)}) "
+            f"then regexp_extract_all({text}, '\\d+') end as {digits}"
+        )
+        year = f"(case when strlen({digits}[1]) = 8 then substr({digits}[1], 1, 4) else {digits}[1] end)::bigint"
+        month = f"(case when strlen({digits}[1]) = 8 then substr({digits}[1], 5, 2) else {digits}[2] end)::bigint"
+        day = f"(case when strlen({digits}[1]) = 8 then substr({digits}[1], 7, 2) else {digits}[3] end)::bigint"
+        spec.value = (
+            f"case when {digits} is not null and {year} between 1900 and 2099 "
+            f"then try(make_date({year}, {month}, {day})) end"
+        )
+        spec.reasons.append(
+            f"case when {text} is not null and {digits} is null then {detail('无法识别为日期')} "
+            f"when {digits} is not null and {name} is null then {detail('不是有效日期')} end"
+        )
+    elif column.kind == "amount":
+        cleaned = f"a_{name}"
+        decimals = f"ad_{name}"
+        spec.helpers.append(f"regexp_replace({text}, '^¥|元$', '', 'g') as {cleaned}")
+        spec.helpers.append(
+            f"coalesce(strlen(regexp_extract({text}, '\\.(\\d*)元?$', 1)), 0) as {decimals}"
+        )
+        shaped = f"regexp_full_match({cleaned}, {sql_text(AMOUNT_SHAPE)})"
+        spec.value = (
+            f"case when {shaped} and {decimals} <= 2 "
+            f"then try_cast(replace({cleaned}, ',', '') as decimal(18,2)) end"
+        )
+        low = f"{name} <= 0" if minimum_exclusive else f"{name} < 0"
+        low_text = "应大于0" if minimum_exclusive else "不能为负数"
+        spec.reasons.append(
+            f"case when {text} is not null and not {shaped} then {detail('无法识别为金额')} "
+            f"when {text} is not null and {decimals} > 2 then {detail('小数位超过两位')} "
+            f"when {text} is not null and {name} is null then {detail('数值过大')} "
+            f"when {low} then {detail(low_text)} end"
+        )
+    elif column.kind == "rate":
+        percent = f"rp_{name}"
+        number = f"rn_{name}"
+        spec.helpers.append(f"right({text}, 1) = '%' as {percent}")
+        spec.helpers.append(
+            f"case when right({text}, 1) = '%' then trim(left({text}, -1)) else {text} end as {number}"
+        )
+        shaped = f"regexp_full_match({number}, {sql_text(NUMBER_SHAPE)})"
+        places = f"coalesce(strlen(regexp_extract({number}, '\\.(\\d*)$', 1)), 0)"
+        magnitude = f"try_cast({number} as decimal(30,12))"
+        spec.value = (
+            f"case when not {shaped} then null "
+            f"when {percent} and {places} <= {MAX_RATE_DECIMALS - 2} and {magnitude} >= 0 "
+            f"then try_cast({magnitude} * 0.01 as decimal(12,8)) "
+            f"when not {percent} and {places} <= {MAX_RATE_DECIMALS} and {magnitude} >= 0 "
+            f"and {magnitude} < 1 then try_cast({magnitude} as decimal(12,8)) end"
+        )
+        spec.reasons.append(
+            f"case when {text} is not null and not {shaped} then {detail('无法识别为利率')} "
+            f"when {text} is not null and {magnitude} < 0 then {detail('不能为负数')} "
+            f"when {text} is not null and {percent} and {places} > {MAX_RATE_DECIMALS - 2} "
+            f"then {detail('小数位过多')} "
+            f"when {text} is not null and not {percent} and {magnitude} >= 1 then "
+            f"{sql_text(label + '“')} || {text} || "
+            f"{sql_text('”含义不明确：请写成小数（如 0.0475）或百分数（如 4.75%）')} "
+            f"when {text} is not null and not {percent} and {places} > {MAX_RATE_DECIMALS} "
+            f"then {detail('小数位过多')} "
+            f"when {text} is not null and {name} is null then {detail('数值过大')} end"
+        )
+    elif column.kind == "int":
+        shaped = f"regexp_full_match({text}, '-?\\d+')"
+        spec.value = f"case when {shaped} then try_cast({text} as integer) end"
+        minimum = 1 if minimum_exclusive else 0
+        low_text = "应为大于0的整数" if minimum_exclusive else "不能为负数"
+        spec.reasons.append(
+            f"case when {text} is not null and not {shaped} then {detail('应为整数')} "
+            f"when {text} is not null and {name} is null then {detail('数值过大')} "
+            f"when {name} < {minimum} then {detail(low_text)} end"
+        )
+    else:
+        raise ValueError(f"unknown column kind {column.kind!r}")
+    return spec
