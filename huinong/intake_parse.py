@@ -319,11 +319,11 @@ def transcode_to_utf8(path: Path, encoding: str, work_dir: Path) -> Path:
     return target
 
 
-def _head_records(path: Path, delimiter: str) -> list[tuple[list[str], int]]:
+def _head_records(path: Path, delimiter: str, encoding: str) -> list[tuple[list[str], int]]:
     """The first records and the physical line each ends on."""
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
-    text = head.decode("utf-8-sig", errors="replace")
+    text = head.decode("utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
     if len(head) == HEAD_BYTES and "\n" in text:
         text = text[: text.rfind("\n") + 1]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
@@ -342,10 +342,10 @@ class CsvDialect:
     headers: list[str]
 
 
-def sniff_csv(raw_file: RawFile, utf8_path: Path, display_name: str) -> CsvDialect:
+def sniff_csv(raw_file: RawFile, path: Path, encoding: str, display_name: str) -> CsvDialect:
     best: tuple[tuple[int, int], CsvDialect] | None = None
     for delimiter in DELIMITERS:
-        records = _head_records(utf8_path, delimiter)
+        records = _head_records(path, delimiter, encoding)
         filled = [index for index, (record, _) in enumerate(records) if record]
         try:
             chosen = find_header_row(raw_file, [records[i][0] for i in filled], display_name)
@@ -361,7 +361,7 @@ def sniff_csv(raw_file: RawFile, utf8_path: Path, display_name: str) -> CsvDiale
             best = (score, CsvDialect(delimiter, skip, headers))
     if best is None:
         # The comma reading gives the clerk-facing message.
-        records = [record for record, _ in _head_records(utf8_path, ",") if record]
+        records = [record for record, _ in _head_records(path, ",", encoding) if record]
         find_header_row(raw_file, records, display_name)
         raise IntakeError(f"{display_name} 找不到表头")
     return best[1]
@@ -376,14 +376,14 @@ def stage_csv(
     work_dir: Path,
 ) -> StagedFile:
     encoding = detect_encoding(path, display_name)
+    dialect = sniff_csv(raw_file, path, encoding, display_name)
+    layout = layout_for(raw_file, dialect.headers, display_name)
     utf8_path = path
     if encoding not in ("utf-8", "utf-8-sig"):
         try:
             utf8_path = transcode_to_utf8(path, encoding, work_dir)
         except UnicodeDecodeError as error:
             raise IntakeError(f"{display_name} 无法按 {encoding} 解码：{error.reason}") from error
-    dialect = sniff_csv(raw_file, utf8_path, display_name)
-    layout = layout_for(raw_file, dialect.headers, display_name)
     count = len(dialect.headers)
     columns = ", ".join(f"'{name}': 'VARCHAR'" for name in staging_columns(count))
     rejects_table, rejects_scan = f"{table}_rejects", f"{table}_scans"
@@ -452,6 +452,13 @@ def _stage_csv_python(
     if batch["_row"]:
         _append_batch(con, table, batch, f"{table}_batch")
     return StagedFile(table, layout, row_number, fallback=True)
+
+
+def inspect_csv(raw_file: RawFile, path: Path, display_name: str) -> FileLayout:
+    """The checks a CSV must pass to be readable at all, without reading its rows."""
+    encoding = detect_encoding(path, display_name)
+    dialect = sniff_csv(raw_file, path, encoding, display_name)
+    return layout_for(raw_file, dialect.headers, display_name)
 
 
 # --- xlsx --------------------------------------------------------------------------------------
@@ -549,15 +556,10 @@ def _float_text(value: float, kind: str | None) -> str:
     return text
 
 
-def stage_xlsx(
-    con: duckdb.DuckDBPyConnection,
-    raw_file: RawFile,
-    path: Path,
-    table: str,
-    display_name: str,
-    progress: Callable[[int], None] | None = None,
-) -> StagedFile:
-    rows = _iter_xlsx(path, display_name)
+def _xlsx_header(
+    raw_file: RawFile, rows: Iterator[tuple], display_name: str
+) -> tuple[list[list], int, list[str]]:
+    """The rows read so far, the header's index among them, and the header cells as text."""
     head: list[list] = []
     for row in rows:
         head.append(list(row))
@@ -569,7 +571,30 @@ def stage_xlsx(
     # Trailing empty header cells are Excel's formatting, not columns.
     while header_row and header_row[-1] in (None, ""):
         header_row = header_row[:-1]
-    headers = ["" if cell is None else xlsx_cell_text(cell, None) or "" for cell in header_row]
+    headers = [xlsx_cell_text(cell, None) or "" for cell in header_row]
+    return head, header_index, headers
+
+
+def inspect_xlsx(raw_file: RawFile, path: Path, display_name: str) -> FileLayout:
+    """The checks an xlsx must pass to be readable at all, without reading its rows."""
+    rows = _iter_xlsx(path, display_name)
+    try:
+        _, _, headers = _xlsx_header(raw_file, rows, display_name)
+    finally:
+        rows.close()
+    return layout_for(raw_file, headers, display_name)
+
+
+def stage_xlsx(
+    con: duckdb.DuckDBPyConnection,
+    raw_file: RawFile,
+    path: Path,
+    table: str,
+    display_name: str,
+    progress: Callable[[int], None] | None = None,
+) -> StagedFile:
+    rows = _iter_xlsx(path, display_name)
+    head, header_index, headers = _xlsx_header(raw_file, rows, display_name)
     layout = layout_for(raw_file, headers, display_name)
     count = len(headers)
     kinds: list[str | None] = [None] * count
@@ -733,8 +758,8 @@ def column_sql(column: Column, *, minimum_exclusive: bool = False) -> ColumnSql:
             f"when {text} is not null and {percent} and {places} > {MAX_RATE_DECIMALS - 2} "
             f"then {detail('小数位过多')} "
             f"when {text} is not null and not {percent} and {magnitude} >= 1 then "
-            f"{sql_text(label + '“')} || {text} || "
-            f"{sql_text('”含义不明确：请写成小数（如 0.0475）或百分数（如 4.75%）')} "
+            f"{sql_text(label + '含义不明确：“')} || {text} || "
+            f"{sql_text('”没有百分号，请写成小数（如 0.0475）或百分数（如 4.75%）')} "
             f"when {text} is not null and not {percent} and {places} > {MAX_RATE_DECIMALS} "
             f"then {detail('小数位过多')} "
             f"when {text} is not null and {name} is null then {detail('数值过大')} end"

@@ -2,22 +2,12 @@
 
 {#- R-C1: grade of an integer score (vetoes are applied by the caller). -#}
 {% macro grade_of(score) -%}
-    case
-    {%- for band in var('grades') %}
-        when {{ score }} >= {{ band['min_score'] }} then '{{ band['grade'] }}'
-    {%- endfor %}
-        else '{{ var('no_credit_grade') }}'
-    end
+    case {%- for band in var('grades') %} when {{ score }} >= {{ band['min_score'] }} then '{{ band['grade'] }}'{% endfor %} else '{{ var('no_credit_grade') }}' end
 {%- endmacro %}
 
 {#- R-C1: credit limit (元) of a grade. -#}
 {% macro credit_limit_of(grade) -%}
-    cast(case {{ grade }}
-    {%- for band in var('grades') %}
-        when '{{ band['grade'] }}' then {{ band['credit_limit'] }}
-    {%- endfor %}
-        else 0
-    end as decimal(18, 2))
+    cast(case {{ grade }} {%- for band in var('grades') %} when '{{ band['grade'] }}' then {{ band['credit_limit'] }}{% endfor %} else 0 end as decimal(18, 2))
 {%- endmacro %}
 
 {#- R-L3: five-tier class (五级分类) by days past due. -#}

@@ -16,7 +16,7 @@ facts as (
         income_project <> '无'
         and (income_project <> '务工' or {{ is_yes('work_proof') }}) as has_counting_project,
         -- R-S5: a 建档立卡 household, including one that has exited poverty.
-        {{ is_yes('registered_poor') }} or {{ is_yes('poverty_exited') }} as is_registered_poor,
+        {{ is_yes('registered_poor') }} or {{ is_yes('poverty_exited') }} as is_registered_poor
     from collections
 ),
 
@@ -110,7 +110,7 @@ scored as (
         -- R-S6 vetoes known at collection (an empty veto field does not veto).
         {{ is_yes('vice_record') }} as veto_v1_vice,
         {{ is_yes('under_enforcement') }} or {{ is_yes('dishonest_debtor') }} as veto_v2_enforcement,
-        {{ is_yes('guarantee_overdue') }} as veto_v4_guarantee,
+        {{ is_yes('guarantee_overdue') }} as veto_v4_guarantee
     from facts
 ),
 
@@ -118,7 +118,7 @@ final as (
     select
         *,
         a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10
-        + d1 + d2 + d4 + d5 + poor_bonus as collected_points,
+        + d1 + d2 + d4 + d5 + poor_bonus as collected_points
     from scored
 )
 

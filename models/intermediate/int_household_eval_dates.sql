@@ -19,7 +19,7 @@ snapshot_dates as (
     select
         households.household_id,
         snapshots.as_of,
-        true as is_snapshot,
+        true as is_snapshot
     from households
     inner join snapshots on snapshots.as_of >= households.first_collected_on
 ),
@@ -28,12 +28,12 @@ disbursement_dates as (
     select distinct
         borrower_id as household_id,
         disbursed_on as as_of,
-        false as is_snapshot,
+        false as is_snapshot
     from loans
     where
         is_household_loan
-        and disbursed_on <= (select max(as_of) from snapshots)
-        and disbursed_on not in (select as_of from snapshots)
+        and disbursed_on <= (select max(snapshots.as_of) from snapshots)
+        and disbursed_on not in (select snapshots.as_of from snapshots)
 ),
 
 final as (

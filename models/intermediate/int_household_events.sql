@@ -16,7 +16,7 @@ overdue_events as (
         loans.borrower_id as household_id,
         instalments.due_on as event_on,
         'overdue' as event_kind,
-        instalments.loan_id,
+        instalments.loan_id
     from instalments
     inner join loans on instalments.loan_id = loans.loan_id
     where loans.is_household_loan and instalments.was_missed
@@ -27,7 +27,7 @@ npl_events as (
         borrower_id as household_id,
         first_npl_on as event_on,
         'npl' as event_kind,
-        loan_id,
+        loan_id
     from loans
     where is_household_loan and first_npl_on is not null
 ),

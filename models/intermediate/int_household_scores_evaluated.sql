@@ -26,7 +26,7 @@ evaluated_collections as materialized (
         eval_dates.household_id,
         eval_dates.as_of,
         eval_dates.is_snapshot,
-        collections.* exclude (household_id),
+        collections.* exclude (household_id)  -- noqa: RF02
     from eval_dates
     asof left join collections
         on
@@ -49,7 +49,7 @@ event_counts as (
             where events.event_kind = 'npl'
             and events.event_on > evaluated_collections.collected_on
             and events.event_on <= evaluated_collections.as_of
-        ) as book_npl_events,
+        ) as book_npl_events
     from evaluated_collections
     inner join events on evaluated_collections.household_id = events.household_id
     where evaluated_collections.collected_on is not null
@@ -65,7 +65,7 @@ household_loans as (
         coalesce(sum(outstanding_principal) filter (where on_book), 0) as outstanding_principal,
         count(*) filter (where on_book) as loans_on_book,
         bool_or(dpd > 0) as has_overdue_loan,
-        max(dpd) as max_dpd,
+        max(dpd) as max_dpd
     from loan_days
     where is_household_loan
     group by borrower_id, as_of
@@ -92,7 +92,7 @@ items as (
                 as date
             ),
             false
-        ) as has_recent_enforcement,
+        ) as has_recent_enforcement
     from evaluated_collections
     left join event_counts
         on
@@ -114,15 +114,10 @@ points as (
         ) as d3,
         case when has_recent_enforcement then -{{ var('d6_points') }} else 0 end as d6,
         -- R-S6: every veto that holds, so the dashboard can say why.
-        list_filter(
-            [
-                case when veto_v1_vice then 'V1' end,
-                case when veto_v2_enforcement then 'V2' end,
-                case when has_overdue_loan then 'V3' end,
-                case when veto_v4_guarantee then 'V4' end
-            ],
-            lambda veto: veto is not null
-        ) as vetoes,
+        (case when veto_v1_vice then ['V1'] else cast([] as varchar[]) end)
+        || (case when veto_v2_enforcement then ['V2'] else cast([] as varchar[]) end)
+        || (case when has_overdue_loan then ['V3'] else cast([] as varchar[]) end)
+        || (case when veto_v4_guarantee then ['V4'] else cast([] as varchar[]) end) as vetoes
     from items
 ),
 
@@ -130,7 +125,7 @@ scored as (
     select
         *,
         -- R-S2: base 80 plus every item; scores have no floor (R-C3).
-        {{ var('base_score') }} + collected_points + d3 + d6 as raw_score,
+        {{ var('base_score') }} + collected_points + d3 + d6 as raw_score
     from points
     where collected_on is not null
 ),
@@ -140,10 +135,10 @@ graded as (
         *,
         -- R-S2: any veto makes the score 0 and the grade 无信用.
         case when len(vetoes) > 0 then 0 else raw_score end as score,
-        case
+        case  -- noqa: LT02
             when len(vetoes) > 0 then '{{ var('no_credit_grade') }}'
             else {{ grade_of('raw_score') }}
-        end as grade,
+        end as grade
     from scored
 ),
 
@@ -179,11 +174,11 @@ final as (
         cast(raw_score as integer) as raw_score,
         cast(score as integer) as score,
         grade,
-        {{ credit_limit_of('grade') }} as credit_limit,
+        {{ credit_limit_of('grade') }} as credit_limit,  -- noqa: LT02
         vetoes,
         cast(outstanding_principal as decimal(18, 2)) as outstanding_principal,
         cast(loans_on_book as integer) as loans_on_book,
-        max_dpd,
+        max_dpd
     from graded
 )
 

@@ -16,7 +16,7 @@ homes as (
         arg_max(village_code, collected_on) as village_code,
         min(collected_on) as first_collected_on,
         max(collected_on) as last_collected_on,
-        count(*) as collections,
+        count(*) as collections
     from collections
     group by household_id
 ),
@@ -30,7 +30,7 @@ final as (
         villages.township_name,
         homes.first_collected_on,
         homes.last_collected_on,
-        homes.collections,
+        homes.collections
     from homes
     inner join villages on homes.village_code = villages.village_code
 )

@@ -29,7 +29,7 @@ cumulated as (
             order by schedule.due_on, schedule.installment_no
             rows unbounded preceding
         ) as cumulative_due,
-        loans.disbursed_on,
+        loans.disbursed_on
     from schedule
     inner join loans on schedule.loan_id = loans.loan_id
 ),
@@ -37,7 +37,7 @@ cumulated as (
 thresholds as (
     select
         *,
-        cumulative_due - {{ var('cover_tolerance') }} as cover_threshold,
+        cumulative_due - {{ var('cover_tolerance') }} as cover_threshold
     from cumulated
 ),
 
@@ -52,7 +52,7 @@ covered as (
             -- Nothing (beyond the tolerance) is due up to here: covered before any payment.
             when thresholds.cover_threshold <= 0 then least(thresholds.disbursed_on, thresholds.due_on)
             else payment_days.paid_on
-        end as covered_on,
+        end as covered_on
     from thresholds
     -- The first payment day whose running total reaches the threshold.
     asof left join payment_days
@@ -67,7 +67,7 @@ npl_dated as (
         -- R-S7: an overdue event is an instalment not covered by the end of its due date.
         covered_on is null or covered_on > due_on as was_missed,
         -- R-L4: day 91 after the due date, when DPD first exceeds the NPL threshold.
-        due_on + {{ var('npl_dpd_threshold') + 1 }} as npl_candidate_on,
+        due_on + {{ var('npl_dpd_threshold') | int + 1 }} as npl_candidate_on
     from covered
 ),
 
@@ -75,7 +75,7 @@ final as (
     select
         *,
         -- R-L4: still not covered on that day, so the loan is non-performing from then on.
-        covered_on is null or covered_on > npl_candidate_on as makes_npl,
+        covered_on is null or covered_on > npl_candidate_on as makes_npl
     from npl_dated
 )
 

@@ -24,7 +24,7 @@ snapshot_days as (
     select
         loans.loan_id,
         snapshots.as_of,
-        true as is_snapshot,
+        true as is_snapshot
     from loans
     inner join snapshots
         on
@@ -36,7 +36,7 @@ disbursement_days as (
     select distinct
         household_loans.loan_id,
         new_loans.disbursed_on as as_of,
-        false as is_snapshot,
+        false as is_snapshot
     from loans as new_loans
     inner join loans as household_loans
         on
@@ -46,8 +46,8 @@ disbursement_days as (
             and new_loans.disbursed_on < household_loans.settled_on
     where
         new_loans.is_household_loan
-        and new_loans.disbursed_on <= (select max(as_of) from snapshots)
-        and new_loans.disbursed_on not in (select as_of from snapshots)
+        and new_loans.disbursed_on <= (select max(snapshots.as_of) from snapshots)
+        and new_loans.disbursed_on not in (select snapshots.as_of from snapshots)
 ),
 
 loan_days as (
@@ -59,7 +59,7 @@ loan_days as (
 with_principal as (
     select
         loan_days.*,
-        coalesce(payment_days.cumulative_principal_paid, 0) as principal_repaid,
+        coalesce(payment_days.cumulative_principal_paid, 0) as principal_repaid
     from loan_days
     asof left join payment_days
         on
@@ -71,7 +71,7 @@ with_oldest_due as (
     select
         with_principal.*,
         -- The oldest instalment not covered on as_of (NULL: every instalment is covered).
-        segments.oldest_due_on as oldest_uncovered_due_on,
+        segments.oldest_due_on as oldest_uncovered_due_on
     from with_principal
     asof left join segments
         on
@@ -106,7 +106,7 @@ final as (
         -- R-L1: disbursed, not written off on or before as_of, outstanding above 1.00 元.
         (loans.written_off_on is null or loans.written_off_on > with_oldest_due.as_of)
         and loans.amount - with_oldest_due.principal_repaid > {{ var('book_min_outstanding') }}
-            as on_book,
+            as on_book
     from with_oldest_due
     inner join loans on with_oldest_due.loan_id = loans.loan_id
 )

@@ -13,7 +13,7 @@ final as (
         loan_id,
         -- Never covered in the data: open-ended.
         coalesce(covered_on, date '9999-12-31') as covered_on,
-        min(due_on) as oldest_due_on,
+        min(due_on) as oldest_due_on
     from instalments
     group by loan_id, coalesce(covered_on, date '9999-12-31')
 )

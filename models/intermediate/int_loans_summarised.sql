@@ -34,7 +34,7 @@ plan_cover as (
         -- NULL when some instalment is never covered in the data.
         case when bool_and(covered_on is not null) then max(covered_on) end as fully_covered_on,
         min(npl_candidate_on) filter (where makes_npl) as first_npl_on,
-        count(*) filter (where was_missed) as missed_instalments,
+        count(*) filter (where was_missed) as missed_instalments
     from instalments
     group by loan_id
 ),
@@ -46,7 +46,7 @@ principal_settled as (
         min(payment_days.paid_on) filter (
             where payment_days.cumulative_principal_paid
             >= loans.amount - {{ var('book_min_outstanding') }}
-        ) as principal_settled_on,
+        ) as principal_settled_on
     from payment_days
     inner join loans on payment_days.loan_id = loans.loan_id
     group by payment_days.loan_id
@@ -55,7 +55,7 @@ principal_settled as (
 borrower_villages as (
     select
         loans.loan_id,
-        coalesce(households.village_code, entities.village_code) as village_code,
+        coalesce(households.village_code, entities.village_code) as village_code
     from loans
     left join households
         on loans.borrower_type = '农户' and loans.borrower_id = households.household_id
@@ -90,7 +90,7 @@ summarised as (
         case
             when loans.amount <= {{ var('book_min_outstanding') }} then loans.disbursed_on
             else principal_settled.principal_settled_on
-        end as principal_settled_on,
+        end as principal_settled_on
     from loans
     left join plan_cover on loans.loan_id = plan_cover.loan_id
     left join principal_settled on loans.loan_id = principal_settled.loan_id
@@ -105,7 +105,7 @@ final as (
         greatest(
             coalesce(fully_covered_on, date '9999-12-31'),
             coalesce(principal_settled_on, date '9999-12-31')
-        ) as settled_on,
+        ) as settled_on
     from summarised
 )
 

@@ -12,7 +12,7 @@ days as (
         loan_id,
         paid_on,
         sum(total_paid) as paid,
-        sum(principal_paid) as principal_paid,
+        sum(principal_paid) as principal_paid
     from repayments
     group by loan_id, paid_on
     having sum(total_paid) > 0
@@ -25,7 +25,7 @@ final as (
         paid,
         principal_paid,
         sum(paid) over loan_days as cumulative_paid,
-        sum(principal_paid) over loan_days as cumulative_principal_paid,
+        sum(principal_paid) over loan_days as cumulative_principal_paid
     from days
     window loan_days as (partition by loan_id order by paid_on rows unbounded preceding)
 )

@@ -26,10 +26,10 @@ data_range as (
     select
         min(data_on) as first_data_on,
         {% if var('as_of') -%}
-        cast('{{ var('as_of') }}' as date)
+            cast('{{ var('as_of') }}' as date)
         {%- else -%}
-        max(data_on)
-        {%- endif %} as build_as_of,
+            max(data_on)
+        {%- endif %} as build_as_of
     from (
         select * from collections
         union all
@@ -38,11 +38,11 @@ data_range as (
         select * from write_offs
         union all
         select * from payments
-    )
+    ) as data_dates
 ),
 
 month_ends as (
-    select cast(last_day(months.month_start) as date) as as_of,
+    select cast(last_day(months.month_start) as date) as as_of
     from data_range
     cross join
         range(
@@ -68,7 +68,7 @@ final as (
         case
             when snapshots.as_of = last_day(snapshots.as_of) then snapshots.as_of
             else cast(last_day(snapshots.as_of - interval 1 month) as date)
-        end as breaker_month_end,
+        end as breaker_month_end
     from snapshots
     cross join data_range
 )

@@ -23,7 +23,7 @@ village_readings as (
         township_code,
         as_of,
         outstanding_balance,
-        npl_balance,
+        npl_balance
     from village_breaker
 ),
 
@@ -34,7 +34,7 @@ township_readings as (
         township_code,
         as_of,
         outstanding_balance,
-        npl_balance,
+        npl_balance
     from township_breaker
 ),
 
@@ -52,7 +52,7 @@ year_to_date as (
             partition by scope_level, scope_code, year(as_of)
             order by as_of
             rows unbounded preceding
-        ) as had_loans_this_year,
+        ) as had_loans_this_year
     from readings
 ),
 
@@ -61,7 +61,7 @@ final as (
         *,
         had_loans_this_year
         and not {{ rate_exceeds('npl_balance', 'outstanding_balance', var('title_rate_pct')) }}
-            as holds_title,
+            as holds_title
     from year_to_date
 )
 

@@ -11,13 +11,16 @@ villages as (
 ),
 
 townships as (
-    select distinct township_code, township_name from villages
+    select distinct
+        township_code,
+        township_name
+    from villages
 ),
 
 year_end_readings as (
     select
         *,
-        month(as_of) = 12 as is_final,
+        month(as_of) = 12 as is_final
     from titles
     qualify as_of = max(as_of) over (partition by scope_level, scope_code, title_year)
 ),
@@ -39,7 +42,7 @@ final as (
         year_end_readings.holds_title as earned,
         case
             when year_end_readings.scope_level = 'village' then '信用村' else '信用乡'
-        end as title,
+        end as title
     from year_end_readings
     left join villages
         on year_end_readings.scope_level = 'village' and year_end_readings.scope_code = villages.village_code

@@ -31,7 +31,7 @@ stops as (
     select
         snapshots.as_of,
         village_breaker.village_code,
-        village_breaker.tripped or township_breaker.tripped as credit_stopped,
+        village_breaker.tripped or township_breaker.tripped as credit_stopped
     from snapshots
     inner join village_breaker on snapshots.breaker_month_end = village_breaker.as_of
     inner join township_breaker
@@ -81,7 +81,7 @@ final as (
             when coalesce(stops.credit_stopped, false) then cast(0 as decimal(18, 2))
             else cast(greatest(scores.credit_limit - scores.outstanding_principal, 0) as decimal(18, 2))
         end as available_credit,
-        scores.vetoes,
+        scores.vetoes
     from scores
     inner join households on scores.household_id = households.household_id
     inner join snapshots on scores.as_of = snapshots.as_of

@@ -41,7 +41,10 @@ titles as (
 ),
 
 townships as (
-    select distinct township_code, township_name from {{ ref('stg_divisions__villages') }}
+    select distinct
+        township_code,
+        township_name
+    from {{ ref('stg_divisions__villages') }}
 ),
 
 credit as (
@@ -61,7 +64,7 @@ credit as (
         count(*) filter (where len(vetoes) > 0) as households_vetoed,
         count(*) filter (where credit_stopped) as households_credit_stopped,
         sum(credit_limit) as credit_granted,
-        sum(available_credit) as available_credit,
+        sum(available_credit) as available_credit
     from scores
     group by township_code, as_of
 ),
@@ -83,7 +86,7 @@ book as (
             as entity_outstanding_balance,
         -- R-M5: entities pay 10% of their loan amount into the mutual guarantee fund.
         coalesce(sum(amount) filter (where borrower_type = '经营主体'), 0)
-        * {{ var('guarantee_fund_pct') }} / 100 as guarantee_fund_balance,
+        * {{ var('guarantee_fund_pct') }} / 100 as guarantee_fund_balance
     from loans
     group by township_code, as_of
 ),
@@ -94,7 +97,7 @@ disbursements as (
         loan_book.township_code,
         snapshots.as_of,
         count(*) as loans_disbursed_in_month,
-        sum(loan_book.amount) as amount_disbursed_in_month,
+        sum(loan_book.amount) as amount_disbursed_in_month
     from loan_book
     inner join snapshots
         on
@@ -109,7 +112,7 @@ write_offs as (
         loan_book.loan_id,
         loan_book.township_code,
         loan_book.written_off_on,
-        loan_book.amount - coalesce(principal_to_date.cumulative_principal_paid, 0) as loss,
+        loan_book.amount - coalesce(principal_to_date.cumulative_principal_paid, 0) as loss
     from loan_book
     asof left join payment_days as principal_to_date
         on
@@ -123,7 +126,7 @@ losses as (
         write_offs.township_code,
         snapshots.as_of,
         count(*) as loans_written_off,
-        sum(write_offs.loss) as written_off_principal,
+        sum(write_offs.loss) as written_off_principal
     from write_offs
     inner join snapshots on write_offs.written_off_on <= snapshots.as_of
     group by write_offs.township_code, snapshots.as_of
@@ -132,14 +135,18 @@ losses as (
 -- R-M1: registered-poor households' loans are fully subsidised: the interest they paid in the
 -- month of as_of is the subsidy.
 poor_borrowers as (
-    select distinct household_id, as_of from scores where registered_poor
+    select distinct
+        household_id,
+        as_of
+    from scores
+    where registered_poor
 ),
 
 poor_interest as (
     select
         loan_book.township_code,
         snapshots.as_of,
-        sum(repayments.interest_paid) as poor_interest_subsidy_in_month,
+        sum(repayments.interest_paid) as poor_interest_subsidy_in_month
     from repayments
     inner join loan_book on repayments.loan_id = loan_book.loan_id
     inner join snapshots
@@ -155,27 +162,43 @@ poor_interest as (
 ),
 
 -- R-M2: entities get 3% a year on outstanding principal, actual/360, day by day in the month.
+entity_loans as (
+    select * from loan_book
+    where borrower_type = '经营主体'
+),
+
+entity_principal_changes as (
+    select
+        loan_id,
+        disbursed_on as step_on,
+        0 as principal_paid
+    from entity_loans
+    union all
+    select
+        payment_days.loan_id,
+        payment_days.paid_on as step_on,
+        payment_days.principal_paid
+    from payment_days
+    inner join entity_loans on payment_days.loan_id = entity_loans.loan_id
+    where payment_days.paid_on > entity_loans.disbursed_on
+),
+
 entity_principal_steps as (
     select
-        loan_book.loan_id,
-        loan_book.township_code,
-        loan_book.written_off_on,
-        steps.step_on,
-        loan_book.amount - coalesce(sum(steps.principal_paid) over (
-            partition by loan_book.loan_id order by steps.step_on rows unbounded preceding
-        ), 0) as outstanding_from,
-        lead(steps.step_on) over (partition by loan_book.loan_id order by steps.step_on)
-            as outstanding_until,
-    from loan_book
-    inner join (
-        select loan_id, disbursed_on as step_on, 0 as principal_paid from loan_book
-        where borrower_type = '经营主体'
-        union all
-        select payment_days.loan_id, payment_days.paid_on, payment_days.principal_paid
-        from payment_days
-        inner join loan_book on payment_days.loan_id = loan_book.loan_id
-        where loan_book.borrower_type = '经营主体' and payment_days.paid_on > loan_book.disbursed_on
-    ) as steps on loan_book.loan_id = steps.loan_id
+        entity_loans.loan_id,
+        entity_loans.township_code,
+        entity_loans.written_off_on,
+        entity_principal_changes.step_on,
+        entity_loans.amount - sum(entity_principal_changes.principal_paid) over loan_steps
+            as outstanding_from,
+        lead(entity_principal_changes.step_on) over loan_steps as outstanding_until
+    from entity_loans
+    inner join entity_principal_changes on entity_loans.loan_id = entity_principal_changes.loan_id
+    window loan_steps as (
+        partition by entity_loans.loan_id
+        order by entity_principal_changes.step_on
+        rows between unbounded preceding and current row
+    )
 ),
 
 entity_subsidy as (
@@ -193,7 +216,7 @@ entity_subsidy as (
                 )
                 - greatest(entity_principal_steps.step_on, cast(date_trunc('month', snapshots.as_of) as date))
             )
-        ) as entity_interest_subsidy_in_month,
+        ) as entity_interest_subsidy_in_month
     from entity_principal_steps
     inner join snapshots
         on
@@ -212,7 +235,7 @@ breakers as (
         as_of,
         count(*) as villages_total,
         count(*) filter (where tripped) as villages_tripped,
-        count(*) filter (where watch) as villages_watch,
+        count(*) filter (where watch) as villages_watch
     from village_breaker
     group by township_code, as_of
 ),
@@ -224,7 +247,7 @@ title_counts as (
         titles.title_year,
         count(*) filter (where titles.scope_level = 'village' and titles.holds_title) as credit_villages,
         count(*) filter (where titles.scope_level = 'township' and titles.holds_title)
-            as credit_townships,
+            as credit_townships
     from snapshots
     inner join titles on snapshots.breaker_month_end = titles.as_of
     group by snapshots.as_of, titles.township_code, titles.title_year
@@ -273,7 +296,7 @@ township_rows as (
         cast(coalesce(township_breaker.tripped, false) as integer) as townships_tripped,
         title_counts.title_year,
         coalesce(title_counts.credit_villages, 0) as credit_villages,
-        coalesce(title_counts.credit_townships, 0) as credit_townships,
+        coalesce(title_counts.credit_townships, 0) as credit_townships
     from townships
     cross join snapshots
     left join credit using (township_code, as_of)
@@ -305,11 +328,11 @@ district_rows as (
             'loans_written_off', 'written_off_principal', 'poor_interest_subsidy_in_month',
             'entity_interest_subsidy_in_month', 'villages_total', 'villages_tripped',
             'villages_watch', 'townships_total', 'townships_tripped'] %}
-        sum({{ column }}) as {{ column }},
+            sum({{ column }}) as {{ column }},
         {%- endfor %}
         max(title_year) as title_year,
         sum(credit_villages) as credit_villages,
-        sum(credit_townships) as credit_townships,
+        sum(credit_townships) as credit_townships
     from township_rows
     group by as_of
 ),
@@ -382,7 +405,7 @@ final as (
         cast(townships_tripped as integer) as townships_tripped,
         cast(title_year as integer) as title_year,
         cast(credit_villages as integer) as credit_villages,
-        cast(credit_townships as integer) as credit_townships,
+        cast(credit_townships as integer) as credit_townships
     from all_rows
 )
 

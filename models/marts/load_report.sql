@@ -14,7 +14,7 @@ final as (
         rows_read,
         rows_loaded,
         rows_quarantined,
-        rows_superseded,
+        rows_superseded
     from load_report
 )
 

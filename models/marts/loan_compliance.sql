@@ -30,9 +30,9 @@ disbursed as (
     select
         *,
         -- R-B3: a breaker tripped at month-end M stops new credit during the following month.
-        cast(date_trunc('month', disbursed_on) - interval 1 day as date) as previous_month_end,
+        cast(date_trunc('month', disbursed_on) - interval 1 day as date) as previous_month_end
     from loans
-    where disbursed_on <= (select max(as_of) from snapshots)
+    where disbursed_on <= (select max(snapshots.as_of) from snapshots)
 ),
 
 -- R-X2: the household's outstanding principal on the disbursement day, the new loan included.
@@ -40,7 +40,7 @@ household_outstanding as (
     select
         disbursed.loan_id,
         coalesce(sum(loan_days.outstanding_principal) filter (where loan_days.on_book), 0)
-            as outstanding_with_new_loan,
+            as outstanding_with_new_loan
     from disbursed
     inner join loan_days
         on
@@ -86,12 +86,13 @@ checked as (
         -- benchmark x 1.10 for an entity (R-M2).
         case
             when disbursed.borrower_type = '经营主体'
-                then disbursed.annual_rate * 100
-                > disbursed.benchmark_rate * (100 + {{ var('entity_rate_markup_pct') }})
+                then
+                    disbursed.annual_rate * 100
+                    > disbursed.benchmark_rate * (100 + {{ var('entity_rate_markup_pct') }})
             when coalesce(scores.registered_poor, false)
                 then disbursed.annual_rate > disbursed.benchmark_rate
             else false
-        end as x5_rate,
+        end as x5_rate
     from disbursed
     left join scores
         on
@@ -112,16 +113,11 @@ checked as (
 final as (
     select
         *,
-        list_filter(
-            [
-                case when x1_no_credit then 'R-X1' end,
-                case when x2_over_limit then 'R-X2' end,
-                case when x3_breaker then 'R-X3' end,
-                case when x4_term then 'R-X4' end,
-                case when x5_rate then 'R-X5' end
-            ],
-            lambda flag: flag is not null
-        ) as flags,
+        (case when x1_no_credit then ['R-X1'] else cast([] as varchar[]) end)
+        || (case when x2_over_limit then ['R-X2'] else cast([] as varchar[]) end)
+        || (case when x3_breaker then ['R-X3'] else cast([] as varchar[]) end)
+        || (case when x4_term then ['R-X4'] else cast([] as varchar[]) end)
+        || (case when x5_rate then ['R-X5'] else cast([] as varchar[]) end) as flags
     from checked
 )
 

@@ -25,7 +25,7 @@ final as (
         loan_days.dpd,
         {{ five_tier_of('loan_days.dpd') }} as five_tier,
         loan_days.dpd > 0 as is_overdue,
-        loan_days.dpd > {{ var('npl_dpd_threshold') }} as is_npl,
+        loan_days.dpd > {{ var('npl_dpd_threshold') }} as is_npl
     from loan_days
     inner join snapshots on loan_days.as_of = snapshots.as_of
     where loan_days.is_snapshot and loan_days.on_book

@@ -14,7 +14,7 @@ final as (
         row_number,
         record_key,
         original,
-        reasons,
+        reasons
     from quarantine
 )
 

@@ -24,7 +24,7 @@ final as (
         cast(sum(outstanding_balance) as decimal(18, 2)) as outstanding_balance,
         cast(sum(overdue_balance) as decimal(18, 2)) as overdue_balance,
         cast(sum(npl_balance) as decimal(18, 2)) as npl_balance,
-        {{ exact_ratio('sum(npl_balance)', 'sum(outstanding_balance)') }} as npl_rate,
+        {{ exact_ratio('sum(npl_balance)', 'sum(outstanding_balance)') }} as npl_rate
     from villages
     group by township_code, as_of
 )

@@ -25,7 +25,7 @@ balances as (
         count(distinct borrower_id) as borrowing_households,
         sum(outstanding_principal) as outstanding_balance,
         coalesce(sum(outstanding_principal) filter (where is_overdue), 0) as overdue_balance,
-        coalesce(sum(outstanding_principal) filter (where is_npl), 0) as npl_balance,
+        coalesce(sum(outstanding_principal) filter (where is_npl), 0) as npl_balance
     from loans
     where borrower_type = '农户'
     group by village_code, as_of
@@ -43,7 +43,7 @@ grid as (
         cast(coalesce(balances.borrowing_households, 0) as integer) as borrowing_households,
         cast(coalesce(balances.outstanding_balance, 0) as decimal(18, 2)) as outstanding_balance,
         cast(coalesce(balances.overdue_balance, 0) as decimal(18, 2)) as overdue_balance,
-        cast(coalesce(balances.npl_balance, 0) as decimal(18, 2)) as npl_balance,
+        cast(coalesce(balances.npl_balance, 0) as decimal(18, 2)) as npl_balance
     from villages
     cross join snapshots
     left join balances
@@ -70,7 +70,7 @@ final as (
         outstanding_balance > 0
         and {{ rate_exceeds('npl_balance', 'outstanding_balance', var('watch_rate_pct')) }}
         and not {{ rate_exceeds('npl_balance', 'outstanding_balance', var('village_breaker_rate_pct')) }}
-            as watch,
+            as watch
     from grid
 )
 

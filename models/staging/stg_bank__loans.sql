@@ -17,7 +17,7 @@ renamed as (
         annual_rate,
         benchmark_rate,
         repayment_method,
-        written_off_on,
+        written_off_on
     from loans
 )
 

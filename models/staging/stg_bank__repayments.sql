@@ -11,7 +11,7 @@ renamed as (
         paid_on,
         principal_paid,
         interest_paid,
-        principal_paid + interest_paid as total_paid,
+        principal_paid + interest_paid as total_paid
     from repayments
 )
 

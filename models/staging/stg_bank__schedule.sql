@@ -12,7 +12,7 @@ renamed as (
         due_on,
         principal_due,
         interest_due,
-        principal_due + interest_due as amount_due,
+        principal_due + interest_due as amount_due
     from schedule
 )
 

@@ -9,7 +9,7 @@ renamed as (
         village_code,
         village_name,
         township_code,
-        township_name,
+        township_name
     from villages
 )
 

@@ -11,7 +11,7 @@ renamed as (
         kind as entity_kind,
         village_code,
         credit_code,
-        poor_households_linked,
+        poor_households_linked
     from entities
 )
 

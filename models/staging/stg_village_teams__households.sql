@@ -43,7 +43,7 @@ renamed as (
         enforcement_ended_on,
         under_enforcement,
         dishonest_debtor,
-        vice_record,
+        vice_record
     from collections
 )
 
