@@ -85,9 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     generate.set_defaults(run=_generate)
 
     build = commands.add_parser("build", help="由原始数据构建并发布数据仓库")
-    build.add_argument("--raw-dir", required=True, help="原始数据文件夹，或数据接收库（含 deliveries/）")
+    build.add_argument(
+        "--raw-dir", required=True, help="原始数据文件夹，或数据接收库（含 deliveries/）"
+    )
     build.add_argument("--db", required=True, help="发布的 DuckDB 文件")
-    build.add_argument("--as-of", type=_date, default=None, help="统计截止日，默认取数据中的最晚日期")
+    build.add_argument(
+        "--as-of", type=_date, default=None, help="统计截止日，默认取数据中的最晚日期"
+    )
     build.add_argument("--policy", default=None, help="政策参数文件（YAML），默认湖滨区参数")
     build.set_defaults(run=_build)
 

@@ -170,7 +170,8 @@ class IntakeSummary:
         if self.reason_counts.height:
             top = self.reason_counts.sort("rows", descending=True).head(5)
             reasons = "；".join(
-                f"{row['reason']} {row['rows']:,} 行" for row in top.iter_rows(named=True)
+                f"{row['reason']}（{row['source_file']}）{row['rows']:,} 行"
+                for row in top.iter_rows(named=True)
             )
             lines.append(f"  主要隔离原因：{reasons}")
         return "\n".join(lines)
@@ -879,7 +880,7 @@ class _IntakeRun:
                 select v._row, v._reasons || coalesce(x.reasons, []::varchar[]) as reasons
                 from _hn_v_{name} v
                 left join (
-                    select _seq, _row, list(reason order by reason) as reasons
+                    select _seq, _row, list(reason order by rowid) as reasons
                     from _hn_x where source_file = $source_file group by _seq, _row
                 ) x using (_seq, _row)
                 where v._seq = $seq and not v._superseded

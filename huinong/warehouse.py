@@ -218,7 +218,9 @@ def build(
         if data_as_of is None:
             raise BuildError("原始数据中没有任何日期（采集、放款、还款），无法确定统计截止日")
         build_as_of = as_of or data_as_of
-        progress(f"统计截止日：{build_as_of.isoformat()}" + ("" if as_of else "（数据中的最晚日期）"))
+        progress(
+            f"统计截止日：{build_as_of.isoformat()}" + ("" if as_of else "（数据中的最晚日期）")
+        )
 
         progress("[2/4] 计算评分、贷款状态、熔断与汇总（dbt）")
         clock = time.perf_counter()
