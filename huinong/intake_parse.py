@@ -727,13 +727,12 @@ def column_sql(column: Column, *, minimum_exclusive: bool = False) -> ColumnSql:
             f"case when {shaped} and {decimals} <= 2 "
             f"then try_cast(replace({cleaned}, ',', '') as decimal(18,2)) end"
         )
-        low = f"{name} <= 0" if minimum_exclusive else f"{name} < 0"
-        low_text = "应大于0" if minimum_exclusive else "不能为负数"
+        positive = f"when {name} = 0 then {detail('应大于0')} " if minimum_exclusive else ""
         spec.reasons.append(
             f"case when {text} is not null and not {shaped} then {detail('无法识别为金额')} "
             f"when {text} is not null and {decimals} > 2 then {detail('小数位超过两位')} "
             f"when {text} is not null and {name} is null then {detail('数值过大')} "
-            f"when {low} then {detail(low_text)} end"
+            f"when {name} < 0 then {detail('不能为负数')} {positive}end"
         )
     elif column.kind == "rate":
         percent = f"rp_{name}"
