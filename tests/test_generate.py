@@ -1,0 +1,251 @@
+"""The demo generator writes a raw folder a clerk and the warehouse would accept.
+
+Every test reads the real CSV files written into a temporary folder, as a user of
+`python -m huinong generate` would, and checks something DATA_CONTRACT.md or
+POLICY.md promises.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from huinong import REPO_ROOT
+from huinong.generate import generate
+from huinong.schema import RAW_FILES
+
+HOUSEHOLDS = 2000
+SEED = 20170901
+END = date(2026, 10, 31)
+REAL_VILLAGES = REPO_ROOT / "seeds" / "hubin_villages.csv"
+
+
+def _read(folder: Path, name: str) -> pl.DataFrame:
+    return pl.read_csv(folder / f"{name}.csv", infer_schema=False)
+
+
+def _cents(column: str) -> pl.Expr:
+    """Exact amount in fen from a canonical 'yuan.fen' cell."""
+    parts = pl.col(column).str.split_exact(".", 1)
+    return parts.struct.field("field_0").cast(pl.Int64) * 100 + parts.struct.field("field_1").cast(
+        pl.Int64
+    )
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int], list[str]]:
+    folder = tmp_path_factory.mktemp("raw")
+    messages: list[str] = []
+    counts = generate(folder, HOUSEHOLDS, SEED, progress=messages.append)
+    return folder, counts, messages
+
+
+@pytest.fixture(scope="module")
+def raw(run: tuple[Path, dict[str, int], list[str]]) -> Path:
+    return run[0]
+
+
+def test_writes_every_raw_file_and_reports_its_rows(run) -> None:
+    folder, counts, messages = run
+    assert list(counts) == list(RAW_FILES)
+    for name, rows in counts.items():
+        assert (folder / f"{name}.csv").exists()
+        assert _read(folder, name).height == rows
+        assert rows > 0, name
+    assert counts["households"] >= HOUSEHOLDS
+    # The CLI shows these as progress on long runs: Chinese, one per stage.
+    assert any("农户" in message for message in messages)
+    assert any("还款" in message for message in messages)
+
+
+def test_same_inputs_write_identical_bytes_and_another_seed_differs(raw, tmp_path) -> None:
+    again, other = tmp_path / "again", tmp_path / "other"
+    generate(again, HOUSEHOLDS, SEED)
+    generate(other, HOUSEHOLDS, SEED + 1)
+    for name in RAW_FILES:
+        assert (again / f"{name}.csv").read_bytes() == (raw / f"{name}.csv").read_bytes(), name
+    for name in ("households", "loans", "schedule", "repayments"):
+        assert (other / f"{name}.csv").read_bytes() != (raw / f"{name}.csv").read_bytes(), name
+
+
+def test_headers_are_exactly_the_schema_columns_in_utf8_without_bom(raw) -> None:
+    for name, raw_file in RAW_FILES.items():
+        data = (raw / f"{name}.csv").read_bytes()
+        assert not data.startswith(b"\xef\xbb\xbf"), name
+        header = data.decode("utf-8").split("\n", 1)[0]
+        assert header == ",".join(raw_file.column_names), name
+
+
+def test_cells_use_the_canonical_formats(raw) -> None:
+    patterns = {
+        "amount": r"\d+\.\d{2}",
+        "date": r"\d{4}-\d{2}-\d{2}",
+        "bool": r"是|否",
+        "rate": r"0\.\d{4,6}",
+        "int": r"\d+",
+    }
+    for name, raw_file in RAW_FILES.items():
+        frame = _read(raw, name)
+        for column in raw_file.columns:
+            values = frame[column.name].drop_nulls()
+            if column.required:
+                assert values.len() == frame.height, f"{name}.{column.name} has empty cells"
+            if column.kind in patterns:
+                bad = values.filter(~values.str.contains(f"^(?:{patterns[column.kind]})$"))
+                assert bad.len() == 0, f"{name}.{column.name}: {bad.head(3).to_list()}"
+            if column.choices:
+                assert set(values.unique()) <= set(column.choices), f"{name}.{column.name}"
+
+
+def test_head_id_numbers_are_valid_and_born_where_and_when_expected(raw) -> None:
+    households = _read(raw, "households")
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    first = households.sort("collected_on").unique("household_id", keep="first")
+    for id_number in first["head_id_number"]:
+        assert len(id_number) == 18
+        total = sum(int(digit) * weight for digit, weight in zip(id_number, weights, strict=False))
+        assert id_number[17] == "10X98765432"[total % 11], id_number
+        assert 1950 <= int(id_number[6:10]) <= 1995
+        date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    moved = first.filter(
+        pl.col("head_id_number").str.slice(0, 6) != pl.col("village_code").str.slice(0, 6)
+    )
+    assert moved.height == 0
+    assert first["head_id_number"].n_unique() == first.height
+
+
+def test_every_village_code_and_borrower_exists(raw) -> None:
+    villages = set(_read(raw, "villages")["village_code"])
+    households = _read(raw, "households")
+    entities = _read(raw, "entities")
+    loans = _read(raw, "loans")
+    assert set(households["village_code"]) <= villages
+    assert set(entities["village_code"]) <= villages
+    by_type = {
+        kind: set(group["borrower_id"]) for (kind,), group in loans.group_by("borrower_type")
+    }
+    assert by_type["农户"] <= set(households["household_id"])
+    assert by_type["经营主体"] <= set(entities["entity_id"])
+    assert set(_read(raw, "schedule")["loan_id"]) == set(loans["loan_id"])
+    assert set(_read(raw, "repayments")["loan_id"]) <= set(loans["loan_id"])
+    assert loans["loan_id"].n_unique() == loans.height
+
+
+def test_entities_carry_valid_unified_social_credit_codes(raw) -> None:
+    chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    weights = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+    entities = _read(raw, "entities")
+    townships = {code[:9] for code in entities["village_code"]}
+    assert len(townships) == 5  # a few in every township of the district
+    for code in entities["credit_code"]:
+        total = sum(chars.index(c) * w for c, w in zip(code[:17], weights, strict=True))
+        assert code[17] == chars[(31 - total % 31) % 31], code
+
+
+def test_schedule_principal_adds_up_to_the_loan_amount(raw) -> None:
+    loans = _read(raw, "loans").select("loan_id", _cents("amount").alias("amount"))
+    planned = (
+        _read(raw, "schedule")
+        .group_by("loan_id")
+        .agg(_cents("principal_due").sum().alias("planned"))
+    )
+    joined = loans.join(planned, on="loan_id", how="left")
+    assert joined.filter(pl.col("planned") != pl.col("amount")).height == 0
+
+
+def test_instalments_are_numbered_in_due_date_order(raw) -> None:
+    schedule = _read(raw, "schedule").with_columns(pl.col("installment_no").cast(pl.Int64))
+    ordered = schedule.sort("loan_id", "due_on").with_columns(
+        (pl.int_range(pl.len()).over("loan_id") + 1).alias("expected")
+    )
+    assert ordered.filter(pl.col("installment_no") != pl.col("expected")).height == 0
+    assert schedule.height == schedule.unique(["loan_id", "installment_no"]).height
+
+
+def test_quarterly_interest_falls_due_on_the_20th_of_the_quarter_month(raw) -> None:
+    loans = _read(raw, "loans").filter(pl.col("repayment_method") == "按季付息到期还本")
+    assert loans.height > 0
+    schedule = _read(raw, "schedule").join(loans, on="loan_id")
+    interest_only = schedule.filter(pl.col("due_on") != pl.col("maturity_on"))
+    assert interest_only.height > 0
+    assert set(interest_only["due_on"].str.slice(5)) <= {"03-20", "06-20", "09-20", "12-20"}
+    assert (interest_only["principal_due"] == "0.00").all()
+    last = schedule.group_by("loan_id").agg(pl.col("due_on").max(), pl.col("maturity_on").first())
+    assert (last["due_on"] == last["maturity_on"]).all()
+
+
+def test_payments_fall_between_disbursement_and_the_end_date(raw) -> None:
+    loans = _read(raw, "loans")
+    payments = _read(raw, "repayments").join(loans, on="loan_id")
+    assert payments.height > 0
+    assert payments.filter(pl.col("paid_on") < pl.col("disbursed_on")).height == 0
+    assert payments["paid_on"].max() <= END.isoformat()
+    repaid = payments.group_by("loan_id").agg(
+        _cents("principal_paid").sum().alias("repaid"), _cents("amount").first().alias("amount")
+    )
+    assert repaid.filter(pl.col("repaid") > pl.col("amount")).height == 0
+    assert _read(raw, "repayments")["payment_id"].n_unique() == payments.height
+
+
+def test_loans_follow_the_borrower_collection_and_the_policy_terms(raw) -> None:
+    households = _read(raw, "households")
+    assert households["collected_on"].max() <= END.isoformat()
+    first = households.group_by("household_id").agg(pl.col("collected_on").min().alias("first"))
+    loans = _read(raw, "loans")
+    household_loans = loans.filter(pl.col("borrower_type") == "农户").join(
+        first, left_on="borrower_id", right_on="household_id"
+    )
+    assert household_loans.filter(pl.col("disbursed_on") <= pl.col("first")).height == 0
+    amounts = household_loans["amount"].cast(pl.Float64)
+    assert amounts.min() >= 10_000 and amounts.max() <= 50_000
+    poor_product = loans.filter(pl.col("product") == "扶贫小额信贷")
+    at_benchmark = poor_product.filter(pl.col("annual_rate") == pl.col("benchmark_rate")).height
+    assert at_benchmark >= 0.98 * poor_product.height
+    written_off = loans.drop_nulls("written_off_on")
+    assert (written_off["written_off_on"] <= END.isoformat()).all()
+    assert (written_off["written_off_on"] > written_off["disbursed_on"]).all()
+
+
+def test_registered_poor_share_is_plausible_in_every_village(raw) -> None:
+    latest = _read(raw, "households").sort("collected_on").unique("household_id", keep="last")
+    poor = latest.with_columns((pl.col("registered_poor") == "是").alias("poor"))
+    assert 0.10 <= poor["poor"].mean() <= 0.30
+    by_village = poor.group_by("village_code").agg(pl.col("poor").mean(), pl.len())
+    assert by_village.height == 47
+    assert by_village["poor"].min() >= 0.05 and by_village["poor"].max() <= 0.40
+    exited = _read(raw, "households").filter(pl.col("poverty_exited") == "是")
+    assert exited.height > 0
+    assert (exited["registered_poor"] == "是").all()
+
+
+def test_villages_file_starts_with_the_real_district(raw) -> None:
+    real = pl.read_csv(REAL_VILLAGES, infer_schema=False)
+    villages = _read(raw, "villages")
+    assert villages.height == 47
+    assert villages.equals(real)
+
+
+def test_more_households_than_the_district_holds_add_synthetic_villages(tmp_path) -> None:
+    households = 47 * 600 + 1
+    counts = generate(tmp_path, households, SEED, end=date(2018, 12, 31))
+    villages = _read(tmp_path, "villages")
+    real = pl.read_csv(REAL_VILLAGES, infer_schema=False)
+    assert counts["villages"] == villages.height > 47
+    assert villages.head(47).equals(real)
+    extra = villages.slice(47)
+    assert extra["village_code"].str.contains(r"^\d{12}$").all()
+    assert (extra["village_code"].str.slice(0, 9) == extra["township_code"]).all()
+    assert extra["village_code"].str.slice(9, 1).eq("2").all()
+    assert set(extra["village_code"].str.slice(0, 4)) == {"4112"}
+    assert villages["village_code"].n_unique() == villages.height
+    per_township = extra.group_by("township_code").agg(pl.len(), pl.col("township_name").n_unique())
+    assert per_township["len"].min() >= 6 and per_township["len"].max() <= 14
+    assert (per_township["township_name"] == 1).all()
+    households_file = _read(tmp_path, "households")
+    assert households_file["household_id"].n_unique() == households
+    used = set(households_file["village_code"])
+    assert used <= set(villages["village_code"])
+    assert len(used & set(extra["village_code"])) > 0
