@@ -1,0 +1,476 @@
+"""Writers for the tables people download: xlsx for Excel users, CSV (UTF-8 with BOM) for both.
+
+Rows arrive as an iterable of polars batches (``huinong.data.stream_report`` streams them from
+SQL), so a list of a million households is written without holding it all in memory twice.
+
+The xlsx has a title row (district, table, month), a line saying the scope and when it was
+generated, Chinese headers, a frozen header, widths that fit, amounts with thousands
+separators, rates as percentages, and ID numbers written as text: Excel turns an 18-digit
+number into 4.11202E+17 and loses the last three digits. A table longer than one worksheet
+continues on the next ("续1", "续2" …). The CSV carries the same columns and rows, without the
+title lines and the totals row, so programs can read it as it is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+import polars as pl
+import xlsxwriter
+
+from huinong.format import column_kind, column_label, veto_words
+
+UTF8_BOM = "\ufeff"
+EXCEL_MAX_ROWS = 1_048_576
+TEN_THOUSAND = Decimal(10000)
+
+# Widths in Excel character units (a Chinese character is about two).
+_KIND_WIDTHS = {
+    "text": 12,
+    "id": 21,
+    "int": 10,
+    "float": 12,
+    "yuan": 16,
+    "wan": 14,
+    "rate": 10,
+    "date": 14,
+    "bool": 8,
+    "vetoes": 30,
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an exported table: data key, Chinese header, kind, and how it totals."""
+
+    key: str
+    label: str
+    kind: str
+    total: str | tuple[str, str] | None = None  # "sum", or ("ratio", numerator, denominator)
+
+    @property
+    def width(self) -> int:
+        label_width = sum(2 if ord(char) > 0x2E80 else 1 for char in self.label) + 2
+        return max(label_width, _KIND_WIDTHS.get(self.kind, 12))
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """An exported table: its name (乡镇汇总表), file stem and columns; totals row or not."""
+
+    title: str
+    file_stem: str
+    columns: tuple[Column, ...]
+    totals: bool = False
+    count_unit: str = ""  # a list's totals row says "合计 1,234 户"
+    notes: tuple[str, ...] = field(default=())
+    mask_ids: bool = False  # a public notice shows ID numbers with the middle digits hidden
+
+
+def _col(key: str, label: str | None = None, kind: str | None = None, total=None) -> Column:
+    return Column(key, label or column_label(key), kind or column_kind(key), total)
+
+
+def spec_for(columns: Sequence[str], title: str, file_stem: str | None = None) -> TableSpec:
+    """A spec for a table shown on a page, from the shared column headers and kinds."""
+    return TableSpec(title, file_stem or title, tuple(_col(key) for key in columns))
+
+
+REPORT_SPECS: dict[str, TableSpec] = {
+    "township_summary": TableSpec(
+        "乡镇汇总表",
+        "乡镇汇总表",
+        (
+            _col("township_code"),
+            _col("township_name"),
+            _col("villages_total", total="sum"),
+            _col("households_rated", total="sum"),
+            _col("households_aaa_plus", total="sum"),
+            _col("households_aaa", total="sum"),
+            _col("households_aa", total="sum"),
+            _col("households_a", total="sum"),
+            _col("households_no_credit", total="sum"),
+            _col("households_credit", total="sum"),
+            _col("credit_granted", "授信总额（万元）", "wan", "sum"),
+            _col("poor_households_rated", total="sum"),
+            _col("poor_borrowing_households", total="sum"),
+            _col(
+                "poor_loan_access_rate",
+                total=("ratio", "poor_borrowing_households", "poor_households_rated"),
+            ),
+            _col("borrowing_households", total="sum"),
+            _col("outstanding_balance", "贷款余额（万元）", "wan", "sum"),
+            _col("npl_balance", "不良余额（万元）", "wan", "sum"),
+            _col("npl_rate", total=("ratio", "npl_balance", "outstanding_balance")),
+            _col("villages_tripped", total="sum"),
+            _col("tripped_share", total=("ratio", "villages_tripped", "villages_total")),
+            _col("status", "乡镇熔断状态"),
+        ),
+        totals=True,
+    ),
+    "village_breaker": TableSpec(
+        "村级熔断监测表",
+        "村级熔断监测表",
+        (
+            _col("township_name"),
+            _col("village_code"),
+            _col("village_name"),
+            _col("borrowing_households", total="sum"),
+            _col("loans_on_book", total="sum"),
+            _col("outstanding_balance", total="sum"),
+            _col("overdue_balance", total="sum"),
+            _col("npl_balance", total="sum"),
+            _col("npl_rate", total=("ratio", "npl_balance", "outstanding_balance")),
+            _col("status"),
+        ),
+        totals=True,
+        count_unit="个村",
+    ),
+    "credit_households": TableSpec(
+        "信用户名单",
+        "信用户名单",
+        (
+            _col("township_name"),
+            _col("village_name"),
+            _col("household_id"),
+            _col("head_name"),
+            _col("head_id_number"),
+            _col("registered_poor"),
+            _col("score"),
+            _col("grade"),
+            _col("credit_limit", total="sum"),
+            _col("available_credit", total="sum"),
+            _col("outstanding_principal", total="sum"),
+        ),
+        totals=True,
+        count_unit="户",
+    ),
+    "grade_notice": TableSpec(
+        "信用评定公示表",
+        "信用评定公示表",
+        (
+            _col("village_name"),
+            _col("household_id"),
+            _col("head_name"),
+            _col("head_id_number", "户主身份证号（公示隐去中间位）"),
+            _col("score"),
+            _col("grade"),
+            _col("credit_limit", total="sum"),
+        ),
+        totals=True,
+        count_unit="户",
+        notes=("公示期内如有异议，请向村信用评定小组反映。",),
+        mask_ids=True,
+    ),
+    "households": TableSpec(
+        "农户信用明细",
+        "农户信用明细",
+        (
+            _col("township_name"),
+            _col("village_name"),
+            _col("household_id"),
+            _col("head_name"),
+            _col("registered_poor"),
+            _col("grade"),
+            _col("score"),
+            _col("credit_limit", total="sum"),
+            _col("available_credit", total="sum"),
+            _col("outstanding_principal", total="sum"),
+            _col("loans_on_book", total="sum"),
+            _col("max_dpd"),
+            _col("vetoes"),
+            _col("credit_stopped"),
+        ),
+        totals=True,
+        count_unit="户",
+    ),
+    "credit_stops": TableSpec(
+        "停止新增授信农户名单",
+        "停止新增授信农户名单",
+        (
+            _col("township_name"),
+            _col("village_name"),
+            _col("household_id"),
+            _col("head_name"),
+            _col("grade"),
+            _col("score"),
+            _col("credit_limit", total="sum"),
+            _col("outstanding_principal", total="sum"),
+            _col("stop_reason"),
+        ),
+        totals=True,
+        count_unit="户",
+    ),
+}
+
+
+def _as_decimal(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _batches(rows: pl.DataFrame | Iterable[pl.DataFrame]) -> Iterable[pl.DataFrame]:
+    return [rows] if isinstance(rows, pl.DataFrame) else rows
+
+
+class _Totals:
+    """Sums as the rows go by (exact, in Decimal), for the totals row."""
+
+    def __init__(self, spec: TableSpec):
+        self.spec = spec
+        self.rows = 0
+        keys = {column.key for column in spec.columns if column.total == "sum"}
+        for column in spec.columns:
+            if isinstance(column.total, tuple):
+                keys.update(column.total[1:])
+        self.sums: dict[str, Decimal] = dict.fromkeys(keys, Decimal(0))
+
+    def add(self, batch: pl.DataFrame) -> None:
+        self.rows += batch.height
+        for key in self.sums:
+            if key in batch.columns:
+                total = batch[key].cast(pl.Decimal(38, 2)).sum()
+                self.sums[key] += _as_decimal(total) or Decimal(0)
+
+    def value(self, column: Column) -> Decimal | None:
+        if column.total == "sum":
+            return self.sums[column.key]
+        if isinstance(column.total, tuple):
+            _, numerator, denominator = column.total
+            whole = self.sums[denominator]
+            return self.sums[numerator] / whole if whole else None
+        return None
+
+
+def _rows_with_ids_masked(batch: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    from huinong.format import mask_id_number
+
+    if not spec.mask_ids or "head_id_number" not in batch.columns:
+        return batch
+    return batch.with_columns(
+        pl.col("head_id_number").map_elements(mask_id_number, return_dtype=pl.String)
+    )
+
+
+def write_xlsx(
+    spec: TableSpec,
+    rows: pl.DataFrame | Iterable[pl.DataFrame],
+    *,
+    heading: str,
+    subheading: str,
+) -> bytes:
+    """The table as an .xlsx file: title rows, headers, rows, totals; returns the file's bytes.
+
+    ``heading``: e.g. "湖滨区 乡镇汇总表（2024年6月）"; ``subheading``: scope and generated-at.
+    """
+    handle, path = tempfile.mkstemp(suffix=".xlsx", prefix="huinong-export-")
+    os.close(handle)
+    try:
+        # constant_memory writes each row as it comes: a million rows stay a few MB in memory.
+        workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_numbers": False})
+        _XlsxTable(workbook, spec, heading, subheading).write(_batches(rows))
+        workbook.close()
+        with open(path, "rb") as written:
+            return written.read()
+    finally:
+        os.unlink(path)
+
+
+class _XlsxTable:
+    HEADER_ROWS = 3  # title, subheading, column headers
+
+    def __init__(self, workbook, spec: TableSpec, heading: str, subheading: str):
+        self.workbook = workbook
+        self.spec = spec
+        self.heading = heading
+        self.subheading = subheading
+        base = {"font_name": "宋体", "font_size": 11, "valign": "vcenter"}
+        self.formats = {
+            "title": workbook.add_format(
+                {**base, "bold": True, "font_size": 16, "align": "center"}
+            ),
+            "subtitle": workbook.add_format({**base, "font_size": 10, "align": "left"}),
+            "header": workbook.add_format(
+                {
+                    **base,
+                    "bold": True,
+                    "bg_color": "#DDEBF7",
+                    "border": 1,
+                    "text_wrap": True,
+                    "align": "center",
+                }
+            ),
+            "text": workbook.add_format({**base, "border": 1}),
+            "id": workbook.add_format({**base, "border": 1, "num_format": "@"}),
+            "int": workbook.add_format({**base, "border": 1, "num_format": "#,##0"}),
+            "float": workbook.add_format({**base, "border": 1, "num_format": "#,##0.00"}),
+            "yuan": workbook.add_format({**base, "border": 1, "num_format": "#,##0.00"}),
+            "wan": workbook.add_format({**base, "border": 1, "num_format": "#,##0.00"}),
+            "rate": workbook.add_format({**base, "border": 1, "num_format": "0.00%"}),
+            "date": workbook.add_format(
+                {**base, "border": 1, "num_format": 'yyyy"年"m"月"d"日"', "align": "left"}
+            ),
+            "total": workbook.add_format({**base, "bold": True, "border": 1, "top": 2}),
+        }
+        self.total_formats = {
+            kind: workbook.add_format(
+                {
+                    **base,
+                    "bold": True,
+                    "border": 1,
+                    "top": 2,
+                    "num_format": {
+                        "int": "#,##0",
+                        "yuan": "#,##0.00",
+                        "wan": "#,##0.00",
+                        "rate": "0.00%",
+                        "float": "#,##0.00",
+                    }.get(kind, "General"),
+                }
+            )
+            for kind in _KIND_WIDTHS
+        }
+        self.sheet = None
+        self.sheets = 0
+        self.row = 0
+
+    def _new_sheet(self) -> None:
+        name = self.spec.title if self.sheets == 0 else f"{self.spec.title}（续{self.sheets}）"
+        self.sheets += 1
+        self.sheet = self.workbook.add_worksheet(name[:31])
+        sheet = self.sheet
+        columns = self.spec.columns
+        last = len(columns) - 1
+        for index, column in enumerate(columns):
+            sheet.set_column(index, index, column.width)
+        sheet.set_row(0, 28)
+        if last > 0:
+            sheet.merge_range(0, 0, 0, last, self.heading, self.formats["title"])
+            sheet.merge_range(1, 0, 1, last, self.subheading, self.formats["subtitle"])
+        else:
+            sheet.write_string(0, 0, self.heading, self.formats["title"])
+            sheet.write_string(1, 0, self.subheading, self.formats["subtitle"])
+        sheet.set_row(2, 32)
+        for index, column in enumerate(columns):
+            sheet.write_string(2, index, column.label, self.formats["header"])
+        sheet.freeze_panes(self.HEADER_ROWS, 0)
+        sheet.repeat_rows(2)
+        self.row = self.HEADER_ROWS
+
+    def write(self, batches: Iterable[pl.DataFrame]) -> None:
+        totals = _Totals(self.spec)
+        self._new_sheet()
+        # Leave room for a totals row and a note on the last sheet.
+        room = EXCEL_MAX_ROWS - 3
+        for batch in batches:
+            batch = _rows_with_ids_masked(batch, self.spec)
+            totals.add(batch)
+            keys = [column.key for column in self.spec.columns]
+            for values in batch.select(keys).iter_rows():
+                if self.row >= room:
+                    self._new_sheet()
+                self._write_row(values)
+        if self.spec.totals:
+            self._write_totals(totals)
+        for note in self.spec.notes:
+            self.row += 1
+            self.sheet.write_string(self.row, 0, note, self.formats["subtitle"])
+
+    def _write_row(self, values: Sequence[object]) -> None:
+        sheet, row = self.sheet, self.row
+        for index, (column, value) in enumerate(zip(self.spec.columns, values, strict=True)):
+            cell_format = self.formats.get(column.kind, self.formats["text"])
+            if value is None:
+                sheet.write_blank(row, index, None, cell_format)
+            elif column.kind in ("id", "text"):
+                sheet.write_string(row, index, str(value), cell_format)
+            elif column.kind == "wan":
+                sheet.write_number(
+                    row, index, float(_as_decimal(value) / TEN_THOUSAND), cell_format
+                )
+            elif column.kind in ("int", "float", "yuan", "rate"):
+                sheet.write_number(row, index, float(value), cell_format)
+            elif column.kind == "date":
+                sheet.write_datetime(row, index, _as_datetime(value), cell_format)
+            elif column.kind == "bool":
+                sheet.write_string(row, index, "是" if value else "否", self.formats["text"])
+            elif column.kind == "vetoes":
+                sheet.write_string(row, index, veto_words(value), self.formats["text"])
+            else:
+                sheet.write(row, index, value, cell_format)
+        self.row += 1
+
+    def _write_totals(self, totals: _Totals) -> None:
+        sheet, row = self.sheet, self.row
+        label = "合计"
+        if self.spec.count_unit:
+            label = f"合计 {totals.rows:,} {self.spec.count_unit}"
+        for index, column in enumerate(self.spec.columns):
+            value = totals.value(column)
+            cell_format = self.total_formats.get(column.kind, self.formats["total"])
+            if index == 0:
+                sheet.write_string(row, index, label, self.formats["total"])
+            elif value is None:
+                sheet.write_blank(row, index, None, self.formats["total"])
+            elif column.kind == "wan":
+                sheet.write_number(row, index, float(value / TEN_THOUSAND), cell_format)
+            else:
+                sheet.write_number(row, index, float(value), cell_format)
+        self.row += 1
+
+
+def _as_datetime(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    return datetime.fromisoformat(str(value))
+
+
+def _csv_value(column: Column, value: object) -> str:
+    if value is None:
+        return ""
+    if column.kind == "bool":
+        return "是" if value else "否"
+    if column.kind == "vetoes":
+        return veto_words(value)
+    if column.kind == "wan":
+        return str((_as_decimal(value) / TEN_THOUSAND).quantize(Decimal("0.000001")))
+    if column.kind == "rate":
+        # "3.1234%": Excel reads it as the number 0.031234 shown as a percentage.
+        return f"{(_as_decimal(value) * 100).quantize(Decimal('0.0001'))}%"
+    if column.kind == "date":
+        return value.isoformat() if isinstance(value, date) else str(value)
+    return str(value)
+
+
+def write_csv(spec: TableSpec, rows: pl.DataFrame | Iterable[pl.DataFrame]) -> bytes:
+    """The table as CSV in UTF-8 with a BOM (Excel on a Chinese Windows then reads it right):
+    Chinese headers, amounts as plain numbers, rates as percentages, dates as YYYY-MM-DD."""
+    buffer = io.StringIO()
+    buffer.write(UTF8_BOM)
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([column.label for column in spec.columns])
+    keys = [column.key for column in spec.columns]
+    for batch in _batches(rows):
+        batch = _rows_with_ids_masked(batch, spec)
+        for values in batch.select(keys).iter_rows():
+            writer.writerow(
+                [
+                    _csv_value(column, value)
+                    for column, value in zip(spec.columns, values, strict=True)
+                ]
+            )
+    return buffer.getvalue().encode("utf-8")
+
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MIME = "text/csv"

@@ -1,0 +1,383 @@
+"""How numbers, dates and rule items read on screen and in exports (Simplified Chinese).
+
+Amounts arrive as exact ``Decimal`` (DECIMAL(18,2) in the marts) and are rounded half-up for
+display only; rates arrive as fractions (0.0312 = 3.12%). ``None`` reads as an em dash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+MISSING = "—"
+MINUS = "−"  # U+2212: a real minus sign, as printed in the policy texts
+TEN_THOUSAND = Decimal(10000)
+CENT = Decimal("0.01")
+
+GRADES = ("AAA+", "AAA", "AA", "A", "无信用")
+UNRATED = "未评级"
+STATUSES = ("熔断", "预警", "正常", "无贷款")
+
+# One colour per status and per grade, the same on every page and in every chart.
+STATUS_COLOURS = {
+    "熔断": "#d62728",
+    "预警": "#ff8c00",
+    "正常": "#2ca02c",
+    "无贷款": "#b0b0b0",
+}
+GRADE_COLOURS = {
+    "AAA+": "#08306b",
+    "AAA": "#2171b5",
+    "AA": "#6baed6",
+    "A": "#c6dbef",
+    "无信用": "#9e9e9e",
+    UNRATED: "#e0e0e0",
+}
+
+VETO_WORDS = {
+    "V1": "黄赌毒记录 一票否决",
+    "V2": "当前被执行或失信被执行人 一票否决",
+    "V3": "贷款逾期 一票否决",
+    "V4": "担保贷款逾期 一票否决",
+}
+
+# Rule items of POLICY.md R-S3..R-S5, in the order of the score sheet.
+ITEM_NAMES = {
+    "a1": "A1 户主信息",
+    "a2": "A2 农户房产",
+    "a3": "A3 创业信息",
+    "a4": "A4 经营实体",
+    "a5": "A5 权属信息",
+    "a6": "A6 生产及运输设备",
+    "a7": "A7 荣誉",
+    "a8": "A8 和谐社会",
+    "a9": "A9 城区房产",
+    "a10": "A10 保险",
+    "d1": "D1 增收创业",
+    "d2": "D2 和谐社会",
+    "d3": "D3 银行贷款",
+    "d4": "D4 对外担保",
+    "d5": "D5 对外抵押",
+    "d6": "D6 法院信息",
+    "poor_bonus": "一加分 建档立卡",
+}
+ITEMS = tuple(ITEM_NAMES)
+
+# What an item's points mean, said the way a village cadre would read them out.
+_ITEM_WORDS = {
+    "a1": "户主信息（党员、大专以上、身体健康、家庭成员服兵役）",
+    "a2": "宅基地自建房20万元以上",
+    "a3": "有增收创业项目",
+    "a4": "经营实体合规注册（5万至10万元）",
+    "a5": "权属证书",
+    "a6": "有证号生产运输设备",
+    "a7": "荣誉",
+    "a8": "家庭和睦、邻里和谐",
+    "a9": "城区房产",
+    "a10": "商业保险在保",
+    "d1": "无增收创业项目",
+    "d2": "家庭或邻里不和睦、非法上访",
+    "d4": "对外担保",
+    "d5": "对外抵押5万元以上",
+    "d6": "法院被执行或失信记录",
+    "poor_bonus": "建档立卡贫困户 一加分",
+}
+_HONOURS = {3: "区级及以上荣誉", 2: "乡级荣誉", 1: "村级荣誉"}
+
+# English column names of huinong.data -> (Chinese header, kind), shared by the tables on the
+# pages and the exports. Kinds: text, id (an ID number: always text), int, float, yuan (元),
+# wan (元 shown in 万元), rate (a fraction shown in %), date, bool (是/否), vetoes (V1… in words).
+COLUMNS: dict[str, tuple[str, str]] = {
+    "township_code": ("乡镇代码", "text"),
+    "township_name": ("乡镇", "text"),
+    "village_code": ("行政村代码", "text"),
+    "village_name": ("行政村", "text"),
+    "area_code": ("代码", "text"),
+    "area_name": ("名称", "text"),
+    "household_id": ("农户编号", "text"),
+    "head_name": ("户主姓名", "text"),
+    "head_id_number": ("户主身份证号", "id"),
+    "as_of": ("统计日期", "date"),
+    "is_month_end": ("月末", "bool"),
+    "grade": ("信用等级", "text"),
+    "score": ("评分", "int"),
+    "raw_score": ("否决前得分", "int"),
+    "credit_limit": ("授信额度（元）", "yuan"),
+    "available_credit": ("可用额度（元）", "yuan"),
+    "outstanding_principal": ("贷款余额（元）", "yuan"),
+    "outstanding_balance": ("贷款余额（元）", "yuan"),
+    "overdue_balance": ("逾期余额（元）", "yuan"),
+    "npl_balance": ("不良余额（元）", "yuan"),
+    "credit_granted": ("授信总额（元）", "yuan"),
+    "amount": ("贷款金额（元）", "yuan"),
+    "npl_rate": ("不良率", "rate"),
+    "overdue_rate": ("逾期率", "rate"),
+    "previous_npl_rate": ("上月不良率", "rate"),
+    "tripped_share": ("熔断村占比", "rate"),
+    "poor_loan_access_rate": ("获贷率", "rate"),
+    "share_affected": ("涉及比例", "rate"),
+    "max_dpd": ("最长逾期天数", "int"),
+    "dpd": ("逾期天数", "int"),
+    "worst_dpd": ("历史最长逾期天数", "int"),
+    "vetoes": ("一票否决", "vetoes"),
+    "loans_on_book": ("在贷笔数", "int"),
+    "registered_poor": ("建档立卡", "bool"),
+    "credit_stopped": ("停止新增授信", "bool"),
+    "stop_reason": ("停贷原因", "text"),
+    "status": ("熔断状态", "text"),
+    "previous_status": ("上月状态", "text"),
+    "change": ("变化", "text"),
+    "note": ("提示", "text"),
+    "tripped": ("熔断", "bool"),
+    "watch": ("预警", "bool"),
+    "on_book": ("在贷", "bool"),
+    "villages_total": ("行政村数", "int"),
+    "villages_tripped": ("熔断村数", "int"),
+    "villages_watch": ("预警村数", "int"),
+    "villages_without_loans": ("无贷款村数", "int"),
+    "households": ("户数", "int"),
+    "households_rated": ("评级户数", "int"),
+    "households_credit": ("信用户数", "int"),
+    "households_aaa_plus": ("AAA+户数", "int"),
+    "households_aaa": ("AAA户数", "int"),
+    "households_aa": ("AA户数", "int"),
+    "households_a": ("A户数", "int"),
+    "households_no_credit": ("无信用户数", "int"),
+    "households_affected": ("涉及户数", "int"),
+    "households_vetoed": ("一票否决户数", "int"),
+    "households_credit_stopped": ("停止新增授信户数", "int"),
+    "household_loans_on_book": ("在贷笔数", "int"),
+    "entity_outstanding_balance": ("经营主体贷款余额（元）", "yuan"),
+    "total_outstanding_balance": ("全部贷款余额（元）", "yuan"),
+    "fund_capacity": ("风险补偿金可贷规模（元）", "yuan"),
+    "fund_utilisation": ("风险补偿金使用率", "rate"),
+    "npl_above_line": ("不良率超过熔断线", "bool"),
+    "townships_total": ("乡镇数", "int"),
+    "townships_tripped": ("熔断乡镇数", "int"),
+    "title_year": ("信用村评定年度", "int"),
+    "credit_villages": ("信用村数", "int"),
+    "credit_townships": ("信用乡数", "int"),
+    "borrowing_households": ("获贷户数", "int"),
+    "poor_households_rated": ("建档立卡评级户数", "int"),
+    "poor_households_credit": ("建档立卡信用户数", "int"),
+    "poor_borrowing_households": ("建档立卡获贷户数", "int"),
+    "loan_id": ("贷款编号", "text"),
+    "disbursed_on": ("放款日期", "date"),
+    "first_on_book": ("首次在贷日期", "date"),
+    "last_on_book": ("最近在贷日期", "date"),
+    "five_tier": ("五级分类", "text"),
+    "from_grade": ("原等级", "text"),
+    "to_grade": ("现等级", "text"),
+    "item": ("评分项目", "text"),
+    "average_points": ("平均得分（分/户）", "float"),
+    "step": ("评分步骤", "text"),
+    "points": ("分值", "int"),
+    "months_tripped": ("熔断月数", "int"),
+    "months_watch": ("预警月数", "int"),
+}
+
+
+def column_label(key: str) -> str:
+    """The Chinese header of a data column (the key itself when it has none, e.g. AAA+)."""
+    return COLUMNS.get(key, (key, "text"))[0]
+
+
+def column_kind(key: str) -> str:
+    return COLUMNS.get(key, (key, "int" if key in GRADES else "text"))[1]
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return Decimal(str(value))
+
+
+def number(value: object, decimals: int = 2) -> str:
+    """Thousands separators and a fixed number of decimals, rounded half-up: 12,345.68."""
+    amount = _decimal(value)
+    if amount is None:
+        return MISSING
+    quantum = Decimal(1).scaleb(-decimals)
+    rounded = amount.quantize(quantum, rounding=ROUND_HALF_UP)
+    text = f"{abs(rounded):,.{decimals}f}"
+    return (MINUS if rounded < 0 else "") + text
+
+
+def yuan(value: object, unit: bool = True) -> str:
+    """An amount in 元: 12,345.60 元."""
+    text = number(value, 2)
+    return f"{text} 元" if unit and text != MISSING else text
+
+
+def wan(value: object, unit: bool = True) -> str:
+    """An amount given in 元, shown in 万元 with 2 decimals: 1,234.57 万元."""
+    amount = _decimal(value)
+    if amount is None:
+        return MISSING
+    text = number(amount / TEN_THOUSAND, 2)
+    return f"{text} 万元" if unit else text
+
+
+def yi(value: object, unit: bool = True) -> str:
+    """An amount given in 元, shown in 亿元 (for the risk fund's capacity): 1.00 亿元."""
+    amount = _decimal(value)
+    if amount is None:
+        return MISSING
+    text = number(amount / Decimal(100_000_000), 2)
+    return f"{text} 亿元" if unit else text
+
+
+def count(value: object, unit: str = "") -> str:
+    """A whole number with thousands separators, optionally with its unit: 12,345 户."""
+    amount = _decimal(value)
+    if amount is None:
+        return MISSING
+    text = number(amount, 0)
+    return f"{text} {unit}" if unit else text
+
+
+def percent(rate: object, decimals: int = 2) -> str:
+    """A fraction as a percentage with 2 decimals: 0.031234 -> 3.12%."""
+    amount = _decimal(rate)
+    if amount is None:
+        return MISSING
+    return number(amount * 100, decimals) + "%"
+
+
+def points(value: int) -> str:
+    """Signed score points: +3, −10, 0."""
+    if value > 0:
+        return f"+{value}"
+    if value < 0:
+        return f"{MINUS}{-value}"
+    return "0"
+
+
+def signed(value: object, formatter=number) -> str:
+    """A change with its sign, for the delta of a KPI card: +1,234 / −0.52%."""
+    amount = _decimal(value)
+    if amount is None:
+        return MISSING
+    text = formatter(abs(amount))
+    if amount > 0:
+        return "+" + text
+    if amount < 0:
+        return "-" + text  # ASCII minus: st.metric colours a delta by its leading "-"
+    return text
+
+
+def month_label(day: date) -> str:
+    """2024年6月."""
+    return f"{day.year}年{day.month}月"
+
+
+def date_label(day: date | None) -> str:
+    """2024年6月15日."""
+    if day is None:
+        return MISSING
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def as_of_label(day: date, is_month_end: bool) -> str:
+    """The label of a snapshot: 2024年6月, or 2024年7月（截至15日，临时） for a provisional one."""
+    if is_month_end:
+        return month_label(day)
+    return f"{month_label(day)}（截至{day.day}日，临时）"
+
+
+def timestamp_label(moment: datetime) -> str:
+    """2024年6月15日 14:05."""
+    return f"{date_label(moment.date())} {moment:%H:%M}"
+
+
+def veto_words(vetoes: Sequence[str] | None) -> str:
+    """V2, V3 -> 当前被执行或失信被执行人 一票否决；贷款逾期 一票否决."""
+    if not vetoes:
+        return ""
+    return "；".join(VETO_WORDS.get(veto, f"{veto} 一票否决") for veto in vetoes)
+
+
+def mask_id_number(id_number: str | None) -> str:
+    """A public notice shows only the first 6 and last 4 characters: 411202********123X."""
+    if not id_number:
+        return ""
+    if len(id_number) <= 10:
+        return id_number
+    return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
+
+
+@dataclass(frozen=True)
+class ScoreStep:
+    """One step of a score waterfall: its words and its points (a veto sets the score to 0)."""
+
+    label: str
+    points: int
+    kind: str  # "base" | "add" | "deduct" | "veto" | "total"
+
+
+def score_steps(row: Mapping[str, object], policy: Mapping[str, object]) -> list[ScoreStep]:
+    """From the base score through every rule item that counts to the final score, in words.
+
+    ``row`` is a household_scores row (items a1..d6, poor_bonus, overdue_events, npl_events,
+    raw_score, score, vetoes). ``policy`` gives base_score, d3_overdue_points and d3_npl_points.
+    """
+    base = int(policy.get("base_score", 80))
+    steps = [ScoreStep(f"基础分 {base}", base, "base")]
+    for item in ITEMS:
+        value = int(row.get(item) or 0)
+        if value == 0:
+            continue
+        if item == "d3":
+            steps.extend(_d3_steps(row, value, policy))
+            continue
+        kind = "add" if value > 0 else "deduct"
+        steps.append(ScoreStep(f"{_item_words(item, value)} {points(value)}", value, kind))
+    raw = int(row.get("raw_score") or 0)
+    vetoes = list(row.get("vetoes") or [])
+    if vetoes:
+        steps.append(ScoreStep(f"否决前得分 {raw}", raw, "total"))
+        # The first veto takes the score to 0; the others are listed because each must be cleared.
+        for position, veto in enumerate(vetoes):
+            drop = -raw if position == 0 else 0
+            steps.append(ScoreStep(VETO_WORDS.get(veto, f"{veto} 一票否决"), drop, "veto"))
+        steps.append(
+            ScoreStep(f"最终得分 {row.get('score', 0)}", int(row.get("score") or 0), "total")
+        )
+    else:
+        steps.append(
+            ScoreStep(f"最终得分 {row.get('score', raw)}", int(row.get("score") or 0), "total")
+        )
+    return steps
+
+
+def _item_words(item: str, value: int) -> str:
+    if item == "a7":
+        return _HONOURS.get(value, "荣誉")
+    if item == "a5":
+        return f"权属证书{value}项"
+    return _ITEM_WORDS[item]
+
+
+def _d3_steps(
+    row: Mapping[str, object], value: int, policy: Mapping[str, object]
+) -> list[ScoreStep]:
+    overdue = int(row.get("overdue_events") or 0)
+    npl = int(row.get("npl_events") or 0)
+    overdue_points = int(policy.get("d3_overdue_points", 5))
+    npl_points = int(policy.get("d3_npl_points", 10))
+    if overdue * overdue_points + npl * npl_points != -value:
+        return [ScoreStep(f"银行贷款逾期、不良 {points(value)}", value, "deduct")]
+    steps = []
+    if overdue:
+        deducted = -overdue * overdue_points
+        steps.append(ScoreStep(f"征信及贷款逾期{overdue}次 {points(deducted)}", deducted, "deduct"))
+    if npl:
+        deducted = -npl * npl_points
+        steps.append(ScoreStep(f"征信及贷款不良{npl}次 {points(deducted)}", deducted, "deduct"))
+    return steps

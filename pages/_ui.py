@@ -1,0 +1,248 @@
+"""What every page shares: the view chosen in the sidebar, KPI cards, tables with downloads,
+moving between levels. UI only: every number comes from huinong.data, every figure from
+huinong.charts, every file from huinong.export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+import polars as pl
+import streamlit as st
+
+from huinong import data, export
+from huinong import format as fmt
+
+MISSING_WAREHOUSE = (
+    "数据仓库尚未构建：请运行 make run 或 python -m huinong build --raw-dir 原始数据文件夹 "
+    "--db {path} 生成数据仓库后刷新本页。"
+)
+STATUS_BADGES = {"熔断": "🔴 熔断", "预警": "🟠 预警", "正常": "🟢 正常", "无贷款": "⚪ 无贷款"}
+
+VIEW_KEY = "view"
+PENDING_KEY = "pending_view"
+
+
+@dataclass(frozen=True)
+class View:
+    """The view the sidebar (and the URL) chose: warehouse, snapshot date, scope, household."""
+
+    token: data.Warehouse
+    as_of: date
+    is_month_end: bool
+    scope: data.Scope
+    household: str | None
+    meeting: bool
+
+    @property
+    def as_of_label(self) -> str:
+        return fmt.as_of_label(self.as_of, self.is_month_end)
+
+
+def current_view() -> View:
+    """The view app.py prepared, or a clear message (and the page stops) without a warehouse."""
+    view = st.session_state.get(VIEW_KEY)
+    if view is None:
+        st.error(MISSING_WAREHOUSE.format(path=data.warehouse_path()), icon="⚠️")
+        st.stop()
+    return view
+
+
+def go_to(township: str | None = None, village: str | None = None, household: str | None = None):
+    """Move to another scope (and household) on the next run: app.py applies it before it draws
+    the sidebar, whose widgets cannot change once drawn in this run."""
+    st.session_state[PENDING_KEY] = {
+        "township": township or "",
+        "village": village or "",
+        "household": household or "",
+    }
+    st.rerun()
+
+
+def scope_title(view: View) -> str:
+    """湖滨区 · 会兴街道 · 上村."""
+    names = data.place_names(view.token, view.scope)
+    parts = [names["district_name"], names["township_name"], names["village_name"]]
+    return " · ".join(part for part in parts if part)
+
+
+def page_header(title: str, view: View) -> None:
+    st.title(f"{title}")
+    st.caption(f"{scope_title(view)}　|　{view.as_of_label}")
+    if not view.is_month_end:
+        st.info(
+            f"所选日期 {fmt.date_label(view.as_of)} 不是月末：熔断等读数为临时读数，"
+            "以月末评价为准（R-B2）。",
+            icon="ℹ️",
+        )
+
+
+def meeting_css(enabled: bool) -> None:
+    """会议模式: no sidebar, large numbers, so the room can read it from the back."""
+    if not enabled:
+        return
+    st.html(
+        """
+        <style>
+        section[data-testid="stSidebar"], div[data-testid="stSidebarCollapsedControl"],
+        button[data-testid="stExpandSidebarButton"] { display: none !important; }
+        div[data-testid="stMetricValue"] { font-size: 3.2rem !important; }
+        div[data-testid="stMetricLabel"] p { font-size: 1.4rem !important; }
+        div[data-testid="stMetricDelta"] { font-size: 1.2rem !important; }
+        h1 { font-size: 3rem !important; }
+        </style>
+        """
+    )
+
+
+def metric_delta(current: object, previous: object, formatter: Callable) -> str | None:
+    """The change against the previous month, signed and formatted, or None without one."""
+    if current is None or previous is None:
+        return None
+    change = Decimal(str(current)) - Decimal(str(previous))
+    return fmt.signed(change, formatter)
+
+
+def _display(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """Chinese headers, floats for display (amounts stay exact in the data and the exports),
+    status badges, veto words; and the column formats."""
+    config: dict = {}
+    columns = []
+    for key in frame.columns:
+        kind = fmt.column_kind(key)
+        label = fmt.column_label(key)
+        column = pl.col(key)
+        if kind in ("yuan", "wan", "rate", "float"):
+            column = column.cast(pl.Float64)
+            if kind == "wan":
+                column = column / 10000
+            fmt_string = {"rate": "percent", "float": "%.2f"}.get(kind, "accounting")
+            config[label] = st.column_config.NumberColumn(label, format=fmt_string)
+        elif kind == "int":
+            config[label] = st.column_config.NumberColumn(label, format="%d")
+        elif kind == "bool":
+            column = pl.when(column).then(pl.lit("是")).otherwise(pl.lit("否"))
+        elif kind == "vetoes":
+            column = column.map_elements(fmt.veto_words, return_dtype=pl.String)
+        elif key in ("status", "previous_status"):
+            column = column.replace(STATUS_BADGES)
+        columns.append(column.alias(label))
+    return frame.select(columns), config
+
+
+def show_frame(frame: pl.DataFrame, *, key: str) -> None:
+    """A table with Chinese headers and formats, without downloads (a preview)."""
+    shown, config = _display(frame)
+    st.dataframe(shown, key=f"preview_{key}", hide_index=True, column_config=config)
+
+
+def table(
+    frame: pl.DataFrame,
+    *,
+    title: str,
+    key: str,
+    view: View,
+    download_rows: Callable[[], Iterable[pl.DataFrame]] | None = None,
+    spec: export.TableSpec | None = None,
+    selectable: bool = False,
+    height: int | str = "auto",
+    note: str | None = None,
+) -> list[int]:
+    """A table with Chinese headers and its CSV and xlsx downloads; returns the selected rows.
+
+    Downloads are generated when clicked. By default they hold the rows shown; a capped list
+    passes ``download_rows`` to stream every row from SQL instead.
+    """
+    shown, config = _display(frame)
+    event = st.dataframe(
+        shown,
+        key=key,
+        hide_index=True,
+        column_config=config,
+        height=height,
+        on_select="rerun" if selectable else "ignore",
+        selection_mode="single-row",
+        width="stretch",
+    )
+    if note:
+        st.caption(note)
+    download_buttons(
+        spec or export.spec_for(frame.columns, title),
+        download_rows or (lambda: [frame]),
+        key=key,
+        view=view,
+    )
+    if not selectable:
+        return []
+    return list(event.selection.rows)
+
+
+def download_buttons(
+    spec: export.TableSpec,
+    rows: Callable[[], Iterable[pl.DataFrame]],
+    *,
+    key: str,
+    view: View,
+) -> None:
+    """下载 xlsx / 下载 CSV: files made on click (for a big list that can take a few seconds)."""
+    month = fmt.month_label(view.as_of)
+    scope = scope_title(view)
+    stem = f"{spec.file_stem}_{scope.replace(' · ', '_')}_{view.as_of:%Y%m%d}"
+
+    def xlsx() -> bytes:
+        generated = fmt.timestamp_label(datetime.now())
+        return export.write_xlsx(
+            spec,
+            rows(),
+            heading=f"{scope} {spec.title}（{month}）",
+            subheading=f"统计日期：{fmt.date_label(view.as_of)}　范围：{scope}　生成时间：{generated}",
+        )
+
+    def csv() -> bytes:
+        return export.write_csv(spec, rows())
+
+    left, right, _ = st.columns([1, 1, 4])
+    left.download_button(
+        "下载 xlsx",
+        data=xlsx,
+        file_name=f"{stem}.xlsx",
+        mime=export.XLSX_MIME,
+        key=f"{key}_xlsx",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    right.download_button(
+        "下载 CSV",
+        data=csv,
+        file_name=f"{stem}.csv",
+        mime=export.CSV_MIME,
+        key=f"{key}_csv",
+        on_click="ignore",
+        icon=":material/download:",
+        help="UTF-8（带 BOM）编码，Excel 可直接打开；身份证号请以 xlsx 为准。",
+    )
+
+
+def report_rows(view: View, report: str) -> Callable[[], Iterable[pl.DataFrame]]:
+    """Every row of a report or full list, streamed from SQL when the download is clicked."""
+    return lambda: data.stream_report(view.token, report, view.as_of, view.scope)
+
+
+def cut_offs(view: View) -> list[tuple[str, int]]:
+    """The grade bands of the policy the warehouse was built with: [("AAA+", 101), …]."""
+    return [(band["grade"], int(band["min_score"])) for band in data.policy(view.token)["grades"]]
+
+
+def policy_rate(view: View, name: str) -> float:
+    """A policy percentage as a fraction: village_breaker_rate_pct 3 -> 0.03."""
+    return float(data.policy(view.token)[name]) / 100
+
+
+def month_options(view: View, month_ends_only: bool = False) -> Sequence[date]:
+    dates = data.snapshot_dates(view.token)
+    if month_ends_only:
+        dates = dates.filter(pl.col("is_month_end"))
+    return dates["as_of"].to_list()

@@ -1,0 +1,136 @@
+"""熔断监测: every village against the 2% and 3% lines, townships against 30%, the history of
+trips, and the households whose new credit is stopped (R-B1..R-B4, R-C2)."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from huinong import charts, data, export
+from huinong import format as fmt
+from pages import _ui as ui
+
+view = ui.current_view()
+ui.page_header("熔断监测", view)
+
+line = ui.policy_rate(view, "village_breaker_rate_pct")
+watch = ui.policy_rate(view, "watch_rate_pct")
+share_line = ui.policy_rate(view, "township_breaker_share_pct")
+
+villages = data.village_breaker(view.token, view.as_of, view.scope)
+townships = data.township_breaker(view.token, view.as_of, view.scope)
+stopped_total = data.credit_stop_count(view.token, view.as_of, view.scope)
+status_counts = dict(villages.group_by("status").len().iter_rows())
+
+columns = st.columns(5)
+columns[0].metric("熔断村", f"{status_counts.get('熔断', 0):,} 个", border=True)
+columns[1].metric("预警村", f"{status_counts.get('预警', 0):,} 个", border=True)
+columns[2].metric(
+    "正常 / 无贷款村",
+    f"{status_counts.get('正常', 0):,} / {status_counts.get('无贷款', 0):,}",
+    border=True,
+)
+columns[3].metric(
+    "熔断乡镇", f"{int(townships['tripped'].sum()):,} / {townships.height:,} 个", border=True
+)
+columns[4].metric("停止新增授信农户", fmt.count(stopped_total, "户"), border=True)
+st.caption(
+    f"行政村不良率超过 {line * 100:g}% 即熔断，{watch * 100:g}%–{line * 100:g}% 为预警；"
+    f"乡镇内熔断村达到 {share_line * 100:g}% 即乡镇熔断。熔断后下月停止新增授信，"
+    "至月末评价不再熔断时解除（R-B2、R-B3）。"
+)
+
+st.subheader("各行政村不良率")
+st.plotly_chart(charts.village_npl_rates(villages, line, watch), width="stretch")
+status_filter = st.multiselect(
+    "按状态筛选", list(fmt.STATUSES), default=list(fmt.STATUSES), key="breaker_status_filter"
+)
+shown = villages.filter(pl.col("status").is_in(status_filter))
+ui.table(
+    shown.select(
+        "township_name",
+        "village_name",
+        "status",
+        "npl_rate",
+        "outstanding_balance",
+        "npl_balance",
+        "overdue_balance",
+        "borrowing_households",
+        "loans_on_book",
+    ),
+    title="村级熔断监测",
+    key="breaker_villages",
+    view=view,
+)
+
+if view.scope.level != "village":
+    st.subheader("各乡镇熔断村占比")
+    st.plotly_chart(charts.township_tripped_share(townships, share_line), width="stretch")
+    ui.table(
+        townships.select(
+            "township_name",
+            "villages_total",
+            "villages_tripped",
+            "villages_watch",
+            "villages_without_loans",
+            "tripped_share",
+            "tripped",
+            "npl_rate",
+        ),
+        title="乡镇熔断监测",
+        key="breaker_townships",
+        view=view,
+    )
+
+st.subheader("熔断历史")
+history = data.breaker_history(view.token, view.as_of, view.scope)
+if history.height == 0:
+    st.success("近36个月没有行政村熔断或预警。", icon="✅")
+else:
+    if view.scope.level == "district":
+        st.caption("近36个月曾熔断或预警的行政村（其余行政村一直正常或无贷款）。")
+    st.plotly_chart(charts.breaker_strip(history), width="stretch")
+    trips = (
+        history.group_by("township_name", "village_name", "village_code")
+        .agg(
+            (pl.col("status") == "熔断").sum().alias("months_tripped"),
+            (pl.col("status") == "预警").sum().alias("months_watch"),
+        )
+        .sort("months_tripped", "months_watch", descending=True)
+    )
+    ui.table(
+        trips.drop("village_code"),
+        title="熔断历史统计",
+        key="breaker_history",
+        view=view,
+    )
+
+st.subheader("停止新增授信的农户")
+stops = data.credit_stops(view.token, view.as_of, view.scope)
+if stopped_total == 0:
+    st.success("当前没有被停止新增授信的农户。", icon="✅")
+else:
+    note = None
+    if stopped_total > stops.height:
+        note = (
+            f"仅显示前 {stops.height:,} 户（共 {stopped_total:,} 户），请缩小范围或下载完整名单。"
+        )
+    ui.table(
+        stops.select(
+            "township_name",
+            "village_name",
+            "household_id",
+            "head_name",
+            "grade",
+            "score",
+            "credit_limit",
+            "outstanding_principal",
+            "stop_reason",
+        ),
+        title="停止新增授信农户名单",
+        key="breaker_stops",
+        view=view,
+        download_rows=ui.report_rows(view, "credit_stops"),
+        spec=export.REPORT_SPECS["credit_stops"],
+        note=note,
+    )

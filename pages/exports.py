@@ -1,0 +1,47 @@
+"""报表导出: the standard tables sent upward, for the month and scope chosen in the sidebar."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from huinong import data, export
+from huinong import format as fmt
+from pages import _ui as ui
+
+view = ui.current_view()
+ui.page_header("报表导出", view)
+
+REPORTS = {
+    "township_summary": "各乡镇评级、授信、贷款、不良与熔断情况，附全区合计。",
+    "village_breaker": "每个行政村的贷款余额、不良余额、不良率与熔断状态。",
+    "credit_households": "A级及以上信用户：户主姓名、身份证号、评分、等级、授信与可用额度。",
+    "grade_notice": "供行政村张贴公示的评定结果（身份证号隐去中间位）。",
+}
+PREVIEW_ROWS = 200
+
+st.caption(
+    "每张表均为所选月份、所选范围；xlsx 含标题行（地区、月份、生成时间）、中文表头、冻结表头、"
+    "金额千分位、身份证号按文本保存；CSV 为 UTF-8（带 BOM）编码，Excel 可直接打开。"
+)
+if view.scope.level == "district":
+    st.info("信用评定公示表按行政村张贴：请在左侧选择乡镇和行政村后下载。", icon="ℹ️")
+
+for report, description in REPORTS.items():
+    spec = export.REPORT_SPECS[report]
+    rows = data.report_row_count(view.token, report, view.as_of, view.scope)
+    with st.container(border=True):
+        st.markdown(f"#### {spec.title}")
+        st.caption(f"{description}　共 {fmt.count(rows)} 行。")
+        ui.download_buttons(
+            spec,
+            ui.report_rows(view, report),
+            key=f"export_{report}",
+            view=view,
+        )
+        with st.expander(f"预览（前 {min(rows, PREVIEW_ROWS):,} 行）"):
+            preview = data.report_preview(view.token, report, view.as_of, view.scope, PREVIEW_ROWS)
+            if spec.mask_ids:
+                preview = preview.with_columns(
+                    preview["head_id_number"].map_elements(fmt.mask_id_number, return_dtype=str)
+                )
+            ui.show_frame(preview.select([column.key for column in spec.columns]), key=report)

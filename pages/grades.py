@@ -1,0 +1,123 @@
+"""信用评级: who holds which grade, how scores spread, what moves them, how grades migrate."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import streamlit as st
+
+from huinong import charts, data
+from huinong import format as fmt
+from pages import _ui as ui
+
+view = ui.current_view()
+ui.page_header("信用评级", view)
+
+kpi = data.kpi(view.token, view.as_of, view.scope).row(0, named=True)
+columns = st.columns(5)
+columns[0].metric("评级农户", fmt.count(kpi["households_rated"], "户"), border=True)
+columns[1].metric("信用户（A级及以上）", fmt.count(kpi["households_credit"], "户"), border=True)
+columns[2].metric(
+    "AAA+ / AAA", f"{kpi['households_aaa_plus']:,} / {kpi['households_aaa']:,}", border=True
+)
+columns[3].metric("无信用", fmt.count(kpi["households_no_credit"], "户"), border=True)
+columns[4].metric("一票否决", fmt.count(kpi["households_vetoed"], "户"), border=True)
+
+
+def _wide(counts: pl.DataFrame) -> pl.DataFrame:
+    """area × grade counts, one row per area, with the total."""
+    if counts.height == 0:
+        return pl.DataFrame()
+    wide = counts.pivot(on="grade", index=["area_code", "area_name"], values="households")
+    for grade in fmt.GRADES:
+        if grade not in wide.columns:
+            wide = wide.with_columns(pl.lit(0).alias(grade))
+    return wide.select("area_code", "area_name", *fmt.GRADES).with_columns(
+        pl.sum_horizontal(*fmt.GRADES).alias("households_rated")
+    )
+
+
+st.subheader("信用等级分布")
+by_township, by_village = st.tabs(["按乡镇", "按行政村"])
+with by_township:
+    counts = data.grade_distribution(view.token, view.as_of, view.scope, "township")
+    st.plotly_chart(charts.grade_distribution(counts), width="stretch")
+    ui.table(_wide(counts), title="各乡镇信用等级分布", key="grades_by_township", view=view)
+with by_village:
+    counts = data.grade_distribution(view.token, view.as_of, view.scope, "village")
+    st.plotly_chart(charts.grade_distribution(counts), width="stretch")
+    ui.table(_wide(counts), title="各行政村信用等级分布", key="grades_by_village", view=view)
+
+st.subheader("评分分布")
+scores = data.score_distribution(view.token, view.as_of, view.scope)
+st.plotly_chart(charts.score_histogram(scores, ui.cut_offs(view)), width="stretch")
+vetoed = scores.filter(pl.col("vetoed"))["households"].sum()
+bands = "，".join(f"{grade} ≥{minimum}分" for grade, minimum in ui.cut_offs(view))
+st.caption(f"等级分界：{bands}，其余为无信用。一票否决 {vetoed:,} 户（评分记 0 分）未画入图中。")
+
+st.subheader("建档立卡贫困户覆盖")
+level = "village" if view.scope.level != "district" else "township"
+coverage = data.poor_coverage(view.token, view.as_of, view.scope, level)
+st.plotly_chart(charts.poor_coverage(coverage), width="stretch")
+ui.table(coverage, title="建档立卡贫困户覆盖", key="grades_poor", view=view)
+
+st.subheader("各评分项目的影响")
+items = data.item_contributions(view.token, view.as_of, view.scope)
+st.plotly_chart(charts.item_contributions(items), width="stretch")
+items_table = items.with_columns(
+    pl.col("item").replace(fmt.ITEM_NAMES),
+    (pl.col("households_affected") / pl.col("households").clip(lower_bound=1)).alias(
+        "share_affected"
+    ),
+).select("item", "average_points", "households_affected", "share_affected")
+ui.table(items_table, title="评分项目平均贡献", key="grades_items", view=view)
+st.caption("平均得分 = 该项目在所有评级农户上的平均加（减）分；绝对值越大，对评分影响越大。")
+
+st.subheader("信用等级迁移")
+months = ui.month_options(view)
+earlier = [day for day in months if day < view.as_of]
+if not earlier:
+    st.info("所选月份之前没有可比较的月份。")
+else:
+    default_from = next((day for day in earlier if (view.as_of - day).days >= 360), earlier[-1])
+    from_as_of: date = st.selectbox(
+        "与哪个月份比较",
+        earlier,
+        index=earlier.index(default_from),
+        format_func=fmt.month_label,
+        key=f"migration_from_{view.as_of.isoformat()}",
+    )
+    migration = data.grade_migration(view.token, from_as_of, view.as_of, view.scope)
+    rank = {grade: position for position, grade in enumerate(fmt.GRADES)}
+    moved = migration.filter(
+        pl.col("from_grade").is_in(fmt.GRADES) & pl.col("to_grade").is_in(fmt.GRADES)
+    ).with_columns(
+        pl.col("from_grade").replace_strict(rank, return_dtype=pl.Int32).alias("from_rank"),
+        pl.col("to_grade").replace_strict(rank, return_dtype=pl.Int32).alias("to_rank"),
+    )
+    up = moved.filter(pl.col("to_rank") < pl.col("from_rank"))["households"].sum()
+    down = moved.filter(pl.col("to_rank") > pl.col("from_rank"))["households"].sum()
+    fell = moved.filter((pl.col("to_grade") == "无信用") & (pl.col("from_grade") != "无信用"))[
+        "households"
+    ].sum()
+    a_to_aa = moved.filter((pl.col("from_grade") == "A") & (pl.col("to_grade") == "AA"))[
+        "households"
+    ].sum()
+    stats = st.columns(4)
+    stats[0].metric("等级上升", fmt.count(up, "户"), border=True)
+    stats[1].metric("等级下降", fmt.count(down, "户"), border=True)
+    stats[2].metric("跌至无信用", fmt.count(fell, "户"), border=True)
+    stats[3].metric("A 升为 AA", fmt.count(a_to_aa, "户"), border=True)
+    st.plotly_chart(
+        charts.migration_matrix(
+            migration, fmt.month_label(from_as_of), fmt.month_label(view.as_of)
+        ),
+        width="stretch",
+    )
+    ui.table(
+        migration.sort("from_grade", "to_grade"),
+        title="信用等级迁移",
+        key="grades_migration",
+        view=view,
+    )

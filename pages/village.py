@@ -1,0 +1,231 @@
+"""村级钻取: district → township → village → household, by clicking a row or the sidebar.
+
+A village shows its figures and its households; a household shows its score step by step from
+the base score, its grade history, and its loans with the plan against payments and DPD.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from huinong import charts, data, export
+from huinong import format as fmt
+from pages import _ui as ui
+
+view = ui.current_view()
+names = data.place_names(view.token, view.scope)
+
+
+def breadcrumb() -> None:
+    """湖滨区 › 会兴街道 › 上村 › 户: each level above the current one is a button."""
+    levels = [("district", names["district_name"], {})]
+    if view.scope.township_code:
+        levels.append(("township", names["township_name"], {"township": view.scope.township_code}))
+    if view.scope.village_code:
+        levels.append(
+            (
+                "village",
+                names["village_name"],
+                {"township": view.scope.township_code, "village": view.scope.village_code},
+            )
+        )
+    current_depth = len(levels) + (1 if view.household else 0)
+    columns = st.columns(current_depth + 2)
+    for depth, (level, label, target) in enumerate(levels):
+        if depth == current_depth - 1:
+            columns[depth].markdown(f"**{label}**")
+        elif columns[depth].button(f"{label} ›", key=f"crumb_{level}", type="tertiary"):
+            ui.go_to(**target)
+    if view.household:
+        columns[len(levels)].markdown(f"**农户 {view.household}**")
+
+
+def area_list() -> None:
+    """The townships of the district or the villages of a township; a click goes one down."""
+    areas = data.area_table(view.token, view.as_of, view.scope)
+    level_name = "乡镇" if view.scope.level == "district" else "行政村"
+    st.subheader(f"{level_name}一览（点击一行进入{level_name}）")
+    rows = ui.table(
+        areas.rename({"area_name": "township_name" if level_name == "乡镇" else "village_name"}),
+        title=f"{level_name}一览",
+        key=f"areas_{view.scope.level}_{view.scope.code}_{view.as_of}",
+        view=view,
+        selectable=True,
+    )
+    if rows:
+        code = areas["area_code"][rows[0]]
+        if view.scope.level == "district":
+            ui.go_to(township=code)
+        else:
+            ui.go_to(township=view.scope.township_code, village=code)
+
+
+def village_view() -> None:
+    kpi = data.kpi(view.token, view.as_of, view.scope).row(0, named=True)
+    status = "熔断" if kpi["villages_tripped"] else ("预警" if kpi["villages_watch"] else "正常")
+    if kpi["outstanding_balance"] == 0:
+        status = "无贷款"
+    columns = st.columns(6)
+    columns[0].metric("熔断状态", ui.STATUS_BADGES[status], border=True)
+    columns[1].metric("不良率", fmt.percent(kpi["npl_rate"]), border=True)
+    columns[2].metric("评级农户", fmt.count(kpi["households_rated"], "户"), border=True)
+    columns[3].metric("信用户", fmt.count(kpi["households_credit"], "户"), border=True)
+    columns[4].metric("贷款余额", fmt.wan(kpi["outstanding_balance"]), border=True)
+    columns[5].metric(
+        "停止新增授信", fmt.count(kpi["households_credit_stopped"], "户"), border=True
+    )
+
+    st.subheader("农户一览（点击一行查看农户）")
+    orders = {
+        "household": "按农户编号",
+        "score_desc": "评分从高到低",
+        "score_asc": "评分从低到高",
+        "dpd_desc": "逾期天数从长到短",
+        "outstanding_desc": "贷款余额从高到低",
+    }
+    order = st.selectbox(
+        "排序", list(orders), format_func=orders.get, key="household_order", width=240
+    )
+    total = data.household_count(view.token, view.as_of, view.scope)
+    rows = data.households(view.token, view.as_of, view.scope, order=order)
+    note = None
+    if total > rows.height:
+        note = f"仅显示前 {rows.height:,} 户（共 {total:,} 户），请缩小范围或下载完整名单。"
+    picked = ui.table(
+        rows.select(
+            "household_id",
+            "head_name",
+            "registered_poor",
+            "grade",
+            "score",
+            "credit_limit",
+            "available_credit",
+            "outstanding_principal",
+            "max_dpd",
+            "vetoes",
+            "credit_stopped",
+        ),
+        title="农户信用明细",
+        key=f"households_{view.scope.code}_{view.as_of}_{order}",
+        view=view,
+        selectable=True,
+        download_rows=ui.report_rows(view, "households"),
+        spec=export.REPORT_SPECS["households"],
+        note=note,
+        height=420,
+    )
+    if picked:
+        ui.go_to(
+            township=view.scope.township_code,
+            village=view.scope.village_code,
+            household=rows["household_id"][picked[0]],
+        )
+
+
+def household_view(household_id: str) -> None:
+    found = data.household(view.token, view.as_of, view.scope, household_id)
+    if found.height == 0:
+        st.warning(f"农户 {household_id} 在{view.as_of_label}未评级（尚无信息采集）或不属于本村。")
+        return
+    row = found.row(0, named=True)
+    badges = []
+    if row["registered_poor"]:
+        badges.append("建档立卡")
+    if row["credit_stopped"]:
+        badges.append("停止新增授信")
+    st.subheader(f"{row['head_name'] or ''}（农户编号 {household_id}）" + "　".join(badges))
+    st.caption(
+        f"身份证号 {fmt.mask_id_number(row['head_id_number'])}；"
+        f"评分依据 {fmt.date_label(row['collected_on'])} 的信息采集"
+    )
+    columns = st.columns(6)
+    columns[0].metric("信用等级", row["grade"], border=True)
+    columns[1].metric("评分", f"{row['score']} 分", border=True)
+    columns[2].metric("授信额度", fmt.yuan(row["credit_limit"]), border=True)
+    columns[3].metric("可用额度", fmt.yuan(row["available_credit"]), border=True)
+    columns[4].metric("贷款余额", fmt.yuan(row["outstanding_principal"]), border=True)
+    columns[5].metric("最长逾期天数", f"{row['max_dpd']} 天", border=True)
+    for veto in row["vetoes"] or []:
+        st.error(fmt.VETO_WORDS.get(veto, veto), icon="⛔")
+
+    steps = fmt.score_steps(row, data.policy(view.token))
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.score_waterfall(steps), width="stretch")
+    with right:
+        st.markdown("**评分过程**")
+        st.markdown(
+            "\n".join(f"{position}. {step.label}" for position, step in enumerate(steps, 1))
+        )
+    steps_table = pl.DataFrame(
+        {"step": [step.label for step in steps], "points": [step.points for step in steps]}
+    )
+    with st.expander("评分过程（表格，可下载）"):
+        ui.table(steps_table, title="评分过程", key=f"steps_{household_id}", view=view)
+
+    st.markdown("#### 等级历史")
+    history = data.household_history(view.token, view.as_of, view.scope, household_id)
+    st.plotly_chart(charts.grade_history(history, ui.cut_offs(view)), width="stretch")
+    with st.expander("等级历史（表格，可下载）"):
+        ui.table(
+            history.select(
+                "as_of",
+                "grade",
+                "score",
+                "raw_score",
+                "credit_limit",
+                "available_credit",
+                "outstanding_principal",
+                "max_dpd",
+                "vetoes",
+            ),
+            title="等级历史",
+            key=f"history_{household_id}",
+            view=view,
+        )
+
+    st.markdown("#### 贷款")
+    loans = data.household_loans(view.token, view.as_of, view.scope, household_id)
+    if loans.height == 0:
+        st.info("该户没有贷款记录。")
+        return
+    ui.table(
+        loans.select(
+            "loan_id",
+            "amount",
+            "disbursed_on",
+            "on_book",
+            "outstanding_principal",
+            "dpd",
+            "five_tier",
+            "worst_dpd",
+            "last_on_book",
+        ),
+        title="农户贷款",
+        key=f"loans_{household_id}",
+        view=view,
+    )
+    loan_ids = loans["loan_id"].to_list()
+    loan_id = st.selectbox("查看贷款", loan_ids, key=f"loan_pick_{household_id}")
+    loan_history = data.loan_history(view.token, view.as_of, view.scope, loan_id)
+    repayments = data.loan_repayments(view.token, view.as_of, loan_id)
+    st.plotly_chart(
+        charts.loan_repayment(repayments, loan_history, f"贷款 {loan_id}"), width="stretch"
+    )
+    with st.expander("逐月贷款状态（表格，可下载）"):
+        ui.table(
+            loan_history.select("as_of", "outstanding_principal", "dpd", "five_tier"),
+            title=f"贷款{loan_id}逐月状态",
+            key=f"loan_history_{loan_id}",
+            view=view,
+        )
+
+
+ui.page_header("村级钻取", view)
+breadcrumb()
+if view.household and view.scope.level == "village":
+    household_view(view.household)
+elif view.scope.level == "village":
+    village_view()
+else:
+    area_list()
