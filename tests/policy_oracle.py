@@ -252,14 +252,25 @@ class Collection:
     collected_on: date
     row: dict[str, str]
 
+    static: dict | None = None  # items that do not depend on the date, once computed
+    _parsed: dict = field(default_factory=dict)
+
+    def _value(self, column: str, parse):
+        if column not in self._parsed:
+            self._parsed[column] = parse(self.row.get(column))
+        return self._parsed[column]
+
     def flag(self, column: str) -> bool | None:
-        return parse_bool(self.row.get(column))
+        return self._value(column, parse_bool)
 
     def amount(self, column: str) -> Decimal | None:
-        return parse_amount(self.row.get(column))
+        return self._value(column, parse_amount)
 
     def count(self, column: str) -> int:
-        return parse_int(self.row.get(column)) or 0
+        return self._value(column, parse_int) or 0
+
+    def day(self, column: str) -> date | None:
+        return self._value(column, parse_date)
 
     def text(self, column: str) -> str:
         return (self.row.get(column) or "").strip()
@@ -619,8 +630,11 @@ class PolicyOracle:
                 npl += 1
         return overdue, npl
 
-    def score_items(self, collection: Collection, day: date) -> dict:
-        """R-S3 add items, R-S4 deduct items (negative), R-S5 poor bonus, as of ``day``."""
+    def static_items(self, collection: Collection) -> dict:
+        """R-S3 add items, R-S4 D1 D2 D4 D5, R-S5 poor bonus: they depend on the collection
+        only, so they are worked out once per collection."""
+        if collection.static is not None:
+            return collection.static
         p = self.profile
         c = collection
         a1 = p["a1_points_each"] * (
@@ -658,15 +672,10 @@ class PolicyOracle:
             "urban_property_50"
         )
         a10 = p["a10_points"] if c.flag("commercial_insurance") is True else 0
-
         d1 = p["d1_points"] if a3 == 0 else 0
         d2 = p["d2_points_each"] * (
             (family is False) + (neighbour is False) + c.count("petitions_12m")
         )
-        book_overdue, book_npl = self.loan_events(c.household_id, c.collected_on, day)
-        overdue_events = c.count("credit_overdue_count") + book_overdue
-        npl_events = c.count("credit_npl_count") + book_npl
-        d3 = p["d3_overdue_points"] * overdue_events + p["d3_npl_points"] * npl_events
         guarantee = c.amount("guarantee_amount")
         d4 = 0
         if guarantee is not None and guarantee > 0:
@@ -676,23 +685,37 @@ class PolicyOracle:
             )
         mortgage = c.amount("mortgage_amount")
         d5 = p["d5_points"] if mortgage is not None and mortgage >= p["d5_mortgage_min"] else 0
-        ended = parse_date(c.row.get("enforcement_ended_on"))
+        registered_poor = c.flag("registered_poor") is True or c.flag("poverty_exited") is True
+        collection.static = {
+            "registered_poor": registered_poor,
+            "a1": a1, "a2": a2, "a3": a3, "a4": a4, "a5": a5,
+            "a6": a6, "a7": a7, "a8": a8, "a9": a9, "a10": a10,
+            "d1": d1, "d2": d2, "d4": d4, "d5": d5,
+            "poor_bonus": p["poor_bonus"] if registered_poor else 0,
+        }  # fmt: skip
+        return collection.static
+
+    def score_items(self, collection: Collection, day: date) -> dict:
+        """Every item as of ``day``: the static ones, R-S4 D3 (R-S7 events up to ``day``)
+        and D6 (enforcement ended on or after ``day`` - 3 years, R-C3; or dishonest debtor)."""
+        p = self.profile
+        c = collection
+        book_overdue, book_npl = self.loan_events(c.household_id, c.collected_on, day)
+        overdue_events = c.count("credit_overdue_count") + book_overdue
+        npl_events = c.count("credit_npl_count") + book_npl
+        d3 = p["d3_overdue_points"] * overdue_events + p["d3_npl_points"] * npl_events
+        ended = c.day("enforcement_ended_on")
         recent_enforcement = ended is not None and ended >= years_before(
             day, p["d6_lookback_years"]
         )
         d6 = p["d6_points"] if recent_enforcement or c.flag("dishonest_debtor") is True else 0
-
-        registered_poor = c.flag("registered_poor") is True or c.flag("poverty_exited") is True
-        poor_bonus = p["poor_bonus"] if registered_poor else 0
-        items = {
-            "a1": a1, "a2": a2, "a3": a3, "a4": a4, "a5": a5,
-            "a6": a6, "a7": a7, "a8": a8, "a9": a9, "a10": a10,
-            "d1": d1, "d2": d2, "d3": d3, "d4": d4, "d5": d5, "d6": d6,
-            "poor_bonus": poor_bonus,
-        }  # fmt: skip
+        static = self.static_items(c)
+        items = {key: value for key, value in static.items() if key != "registered_poor"}
+        items.update(d3=d3, d6=d6)
         return {
-            "registered_poor": registered_poor,
-            **items,
+            **static,
+            "d3": d3,
+            "d6": d6,
             "overdue_events": overdue_events,
             "npl_events": npl_events,
             "raw_score": p["base_score"] + sum(items.values()),
