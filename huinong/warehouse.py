@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,6 +110,8 @@ class _DbtProgress:
 
     def __init__(self, progress: Progress):
         self.progress = progress
+        # dbt runs models on several threads; keep each progress line whole.
+        self.lock = threading.Lock()
         self.model_seconds: dict[str, float] = {}
         self.test_seconds = 0.0
         self.tests = 0
@@ -117,6 +120,10 @@ class _DbtProgress:
     def __call__(self, event) -> None:
         if event.info.name != "NodeFinished":
             return
+        with self.lock:
+            self._record(event)
+
+    def _record(self, event) -> None:
         node = event.data.node_info
         result = event.data.run_result
         seconds = float(result.execution_time or 0.0)
@@ -165,6 +172,7 @@ def run_dbt(
             ]
         )
     finally:
+        _close_dbt_duckdb()
         for key, value in env_before.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -176,6 +184,23 @@ def run_dbt(
             raise BuildError("dbt 未通过：\n  " + "\n  ".join(listener.failures))
         raise BuildError(f"dbt 运行出错：{result.exception}")
     return listener
+
+
+def _close_dbt_duckdb() -> None:
+    """Close the DuckDB instance dbt-duckdb keeps open in this process after a run.
+
+    Otherwise the next connection to the same file (ours, with other settings, or the next dbt
+    run's) fails with "different configuration than existing connections", and the file stays
+    open while we try to publish it.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
 
 
 def _remove_build_files(path: Path) -> None:
