@@ -172,27 +172,20 @@ def generate(
     _record_credit_events(book, rows)
 
     say("写出 CSV 文件…")
-    frames = {
-        "villages": villages.frame,
-        "households": _households_frame(villages, people, rows),
-        "loans": _loans_frame(book, people, entities, villages),
-        "schedule": None,
-        "repayments": None,
-        "entities": entities.frame,
-    }
-    frames["schedule"], frames["repayments"] = _schedule_and_payments_frames(book)
-    raw_files = {
-        "villages": VILLAGES,
-        "households": HOUSEHOLDS,
-        "loans": LOANS,
-        "schedule": SCHEDULE,
-        "repayments": REPAYMENTS,
-        "entities": ENTITIES,
-    }
     counts: dict[str, int] = {}
-    for name, raw_file in raw_files.items():
-        say(f"  写出 {name}.csv（{raw_file.label}）…")
-        counts[name] = _write(raw_file, frames[name], out_dir / f"{name}.csv")
+
+    def write(raw_file: RawFile, frame: pl.DataFrame) -> None:
+        say(f"  写出 {raw_file.name}.csv（{raw_file.label}）…")
+        counts[raw_file.name] = _write(raw_file, frame, out_dir / f"{raw_file.name}.csv")
+
+    # One file at a time, freeing what is written, keeps the peak memory down at scale.
+    write(VILLAGES, villages.frame)
+    write(HOUSEHOLDS, _households_frame(villages, people, rows))
+    del rows
+    write(LOANS, _loans_frame(book, people, entities, villages))
+    write(SCHEDULE, _schedule_frame(book))
+    write(REPAYMENTS, _payments_frame(book))
+    write(ENTITIES, entities.frame)
     say("生成完成。")
     return counts
 
@@ -1353,111 +1346,110 @@ def _concat(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 def _subset(book: dict[str, np.ndarray], loans: np.ndarray) -> dict[str, np.ndarray]:
     """Keep (and reorder) the loans at `loans`, with their plans and payments."""
-    n_loans = book["disbursed"].size
-    new_index = np.full(n_loans, -1)
-    new_index[loans] = np.arange(loans.size)
     out = {key: book[key][loans] for key in LOAN_KEYS}
+    n_loans = book["disbursed"].size
     for keys, loan_key in ((PLAN_KEYS, "s_loan"), (PAYMENT_KEYS, "p_loan")):
-        mapped = new_index[book[loan_key]]
-        kept = np.flatnonzero(mapped >= 0)
-        # Stable sort by the new loan index keeps instalment and payment order.
-        kept = kept[np.argsort(mapped[kept], kind="stable")]
+        # Rows are grouped by loan, so each kept loan's rows move as one block.
+        count = np.bincount(book[loan_key], minlength=n_loans)
+        old_start = np.cumsum(count) - count
+        kept_count = count[loans]
+        new_start = np.cumsum(kept_count) - kept_count
+        rows = np.repeat(old_start[loans] - new_start, kept_count) + np.arange(kept_count.sum())
         for key in keys:
-            out[key] = mapped[kept] if key == loan_key else book[key][kept]
+            out[key] = book[key][rows]
+        out[loan_key] = np.repeat(np.arange(loans.size), kept_count)
     return out
 
 
 # --------------------------------------------------------------------------- breaker
 
 
-def _book_positions(book: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Cumulative amounts due and paid per loan, for cover tests (R-L2)."""
-    n_loans = book["disbursed"].size
+def _segment_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Running total of `values` restarting at each new value of the sorted `groups`."""
+    if values.size == 0:
+        return values.copy()
+    total = np.cumsum(values)
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    lengths = np.diff(np.r_[starts, values.size])
+    return total - np.repeat(total[starts] - values[starts], lengths)
+
+
+def _first_per_group(groups: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group, row) of the first row of each group where `mask` holds (rows sorted by group)."""
+    rows = np.flatnonzero(mask)
+    first = rows[np.r_[True, groups[rows][1:] != groups[rows][:-1]]] if rows.size else rows
+    return groups[first], first
+
+
+def _cover_days(book: dict[str, np.ndarray]) -> np.ndarray:
+    """The day each instalment becomes covered (R-L2), NO_DATE if never.
+
+    Payments apply first in, first out whatever their split, so instalment k is covered
+    from the first day the loan's running total paid reaches its cumulative amount due
+    minus the 1.00 元 tolerance.
+    """
     s_loan, p_loan = book["s_loan"], book["p_loan"]
-    due_total = book["s_principal"] + book["s_interest"]
-    s_start = np.searchsorted(s_loan, np.arange(n_loans))
-    p_start = np.searchsorted(p_loan, np.arange(n_loans))
-    cum_due = np.cumsum(due_total)
-    cum_due -= (cum_due - due_total)[s_start[s_loan]] if s_loan.size else 0
-    paid = book["p_principal"] + book["p_interest"]
-    cum_paid = np.cumsum(paid)
-    cum_principal = np.cumsum(book["p_principal"])
-    if p_loan.size:
-        cum_paid -= (cum_paid - paid)[p_start[p_loan]]
-        cum_principal -= (cum_principal - book["p_principal"])[p_start[p_loan]]
-    return {
-        "s_start": s_start,
-        "s_count": np.bincount(s_loan, minlength=n_loans),
-        "due_keys": s_loan * KEY + cum_due,
-        "pay_keys": p_loan * KEY + book["p_day"],
-        "p_start": p_start,
-        "cum_paid": cum_paid,
-        "cum_principal": cum_principal,
-    }
-
-
-def _paid_by(
-    book: dict[str, np.ndarray], positions: dict[str, np.ndarray], loan: np.ndarray, day: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Total and principal paid on each `loan` up to and including `day`."""
-    if book["p_loan"].size == 0:
-        return np.zeros(loan.size, np.int64), np.zeros(loan.size, np.int64)
-    at = np.searchsorted(positions["pay_keys"], loan * KEY + day, side="right") - 1
-    has = at >= positions["p_start"][loan]
-    at = np.maximum(at, 0)
-    return (
-        np.where(has, positions["cum_paid"][at], 0),
-        np.where(has, positions["cum_principal"][at], 0),
-    )
-
-
-def _oldest_uncovered(
-    book: dict[str, np.ndarray],
-    positions: dict[str, np.ndarray],
-    loan: np.ndarray,
-    paid: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(index of the oldest instalment not covered by `paid`, whether there is one)."""
-    covered = (
-        np.searchsorted(positions["due_keys"], loan * KEY + paid + 100, side="right")
-        - positions["s_start"][loan]
-    )
-    exists = covered < positions["s_count"][loan]
-    index = positions["s_start"][loan] + np.minimum(covered, positions["s_count"][loan] - 1)
-    return index, exists
+    cum_due = _segment_cumsum(book["s_principal"] + book["s_interest"], s_loan)
+    target = cum_due - 100
+    if p_loan.size == 0:
+        return np.where(target <= 0, 0, NO_DATE)
+    cum_paid = _segment_cumsum(book["p_principal"] + book["p_interest"], p_loan)
+    keys = p_loan * KEY + cum_paid
+    at = np.minimum(np.searchsorted(keys, s_loan * KEY + np.maximum(target, 0)), keys.size - 1)
+    day = np.where((p_loan[at] == s_loan) & (cum_paid[at] >= target), book["p_day"][at], NO_DATE)
+    return np.where(target <= 0, 0, day)
 
 
 def _village_npl(
     book: dict[str, np.ndarray], villages: _Villages, people: _People, ends: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Outstanding and NPL balance (fen) of household loans per village x month-end (R-B1)."""
-    positions = _book_positions(book)
-    household = np.flatnonzero(book["borrower_type"] == 0)
+    """Outstanding and NPL balance (fen) of household loans per village x month-end (R-B1).
+
+    Works on (loan, month-end) cells while the loan is on the book (R-L1): principal
+    repaid and "some instalment uncovered more than 90 days after its due date" (R-L3)
+    are both running totals over those cells, so no per-cell search is needed.
+    """
     n_loans = book["disbursed"].size
+    p_loan, p_day = book["p_loan"], book["p_day"]
+    cum_principal = _segment_cumsum(book["p_principal"], p_loan)
+    done_loan, done_row = _first_per_group(p_loan, cum_principal >= book["amount"][p_loan] - 100)
     repaid_day = np.full(n_loans, NO_DATE)
-    if book["p_loan"].size:
-        done = positions["cum_principal"] >= book["amount"][book["p_loan"]] - 100
-        np.minimum.at(repaid_day, book["p_loan"][done], book["p_day"][done])
-    first_end = np.searchsorted(ends, book["disbursed"][household])
-    stop = np.minimum(
-        np.searchsorted(ends, book["written_off"][household]),
-        np.searchsorted(ends, repaid_day[household]),
+    repaid_day[done_loan] = p_day[done_row]
+
+    household = book["borrower_type"] == 0
+    first_end = np.searchsorted(ends, book["disbursed"])
+    stop = np.minimum(np.searchsorted(ends, book["written_off"]), np.searchsorted(ends, repaid_day))
+    months = np.where(household, np.maximum(stop - first_end, 0), 0)
+    cell_start = np.cumsum(months) - months
+    cell_loan = np.repeat(np.arange(n_loans), months)
+    cells = cell_loan.size
+
+    def cell_of(loan: np.ndarray, month: np.ndarray) -> np.ndarray:
+        return cell_start[loan] + month - first_end[loan]
+
+    paid_month = np.searchsorted(ends, p_day)
+    inside = paid_month < stop[p_loan]
+    repaid = np.bincount(
+        cell_of(p_loan[inside], paid_month[inside]),
+        book["p_principal"][inside],
+        cells,
     )
-    months = np.maximum(stop - first_end, 0)
-    loan = np.repeat(household, months)
-    month = (
-        np.repeat(first_end, months)
-        + np.arange(loan.size)
-        - np.repeat(np.cumsum(months) - months, months)
-    )
-    day = ends[month]
-    paid, principal_paid = _paid_by(book, positions, loan, day)
-    outstanding = book["amount"][loan] - principal_paid
-    index, exists = _oldest_uncovered(book, positions, loan, paid)
-    npl = exists & (day - book["s_due"][index] > 90)
+    outstanding = book["amount"][cell_loan] - _segment_cumsum(repaid, cell_loan).astype(np.int64)
+
+    # Instalment k makes its loan NPL from the month-end 91+ days after due_on (a) until
+    # the month-end on or after it is covered (b): count open intervals per cell.
+    s_loan = book["s_loan"]
+    late_from = np.searchsorted(ends, book["s_due"] + 91)
+    late_until = np.searchsorted(ends, _cover_days(book))
+    opens = (late_from < late_until) & (late_from < stop[s_loan]) & (months[s_loan] > 0)
+    closes = opens & (late_until < stop[s_loan])
+    delta = np.bincount(cell_of(s_loan[opens], late_from[opens]), minlength=cells)
+    delta -= np.bincount(cell_of(s_loan[closes], late_until[closes]), minlength=cells)
+    npl = _segment_cumsum(delta, cell_loan) > 0
+
     on_book = outstanding > 100
-    village = people.latest[book["borrower"][loan]]
-    cell = village * ends.size + month
+    month = np.arange(cells) - cell_start[cell_loan] + first_end[cell_loan]
+    cell = people.latest[book["borrower"][cell_loan]] * ends.size + month
     size = villages.n * ends.size
     balance = np.bincount(cell[on_book], outstanding[on_book], size)
     npl_balance = np.bincount(cell[on_book & npl], outstanding[on_book & npl], size)
@@ -1531,32 +1523,23 @@ def _apply_breaker(
 
 
 def _record_credit_events(book: dict[str, np.ndarray], rows: dict[str, np.ndarray]) -> None:
-    """Re-collections copy the credit report, which by then shows the loan book's events."""
-    household = book["borrower_type"][book["s_loan"]] == 0
-    if not household.any():
-        return
-    positions = _book_positions(book)
+    """Re-collections copy the credit report, which by then shows the loan book's events.
+
+    Events up to a collection go into its counts (R-S7 counts the later ones from the
+    book), so a household that defaulted does not come back with a clean record.
+    """
     s_loan, due = book["s_loan"], book["s_due"]
-    cum_due = positions["due_keys"] - s_loan * KEY
-    paid_on_due, _ = _paid_by(book, positions, s_loan, due)
-    paid_after_90, _ = _paid_by(book, positions, s_loan, due + 91)
-    last_collection = rows["day"].max()
-    overdue = household & (paid_on_due < cum_due - 100) & (due <= last_collection)
-    npl_day = np.full(book["disbursed"].size, NO_DATE)
-    late = household & (paid_after_90 < cum_due - 100)
-    np.minimum.at(npl_day, s_loan[late], due[late] + 91)
+    household = book["borrower_type"][s_loan] == 0
+    cover = _cover_days(book)
+    overdue = household & (cover > due)
+    npl_loan, npl_row = _first_per_group(s_loan, household & (cover > due + 91))
     for column, event_hh, event_day in (
         ("credit_overdue_count", book["borrower"][s_loan[overdue]], due[overdue]),
-        (
-            "credit_npl_count",
-            book["borrower"][np.flatnonzero(npl_day != NO_DATE)],
-            npl_day[npl_day != NO_DATE],
-        ),
+        ("credit_npl_count", book["borrower"][npl_loan], due[npl_row] + 91),
     ):
         keys = np.sort(event_hh * KEY + event_day)
-        count = np.searchsorted(
-            keys, rows["hh"] * KEY + rows["day"], side="right"
-        ) - np.searchsorted(keys, rows["hh"] * KEY, side="left")
+        count = np.searchsorted(keys, rows["hh"] * KEY + rows["day"], side="right")
+        count -= np.searchsorted(keys, rows["hh"] * KEY, side="left")
         rows[column] = rows[column] + count
 
 
@@ -1571,23 +1554,28 @@ def _household_ids(villages: _Villages, people: _People) -> pl.Series:
 def _households_frame(
     villages: _Villages, people: _People, rows: dict[str, np.ndarray]
 ) -> pl.DataFrame:
-    ids = _household_ids(villages, people)
-    hh = rows["hh"]
+    # File order is household_id then collected_on; the id is the village code and the
+    # sequence, so sorting numbers gives the same order as sorting the text, faster.
+    code = villages.frame["village_code"].cast(pl.Int64).to_numpy()
+    household_rank = np.empty(people.n, np.int64)
+    household_rank[np.lexsort((people.seq, code[people.home]))] = np.arange(people.n)
+    order = np.lexsort((rows["day"], household_rank[rows["hh"]]))
+    hh = rows["hh"][order]
     data = {
-        "household_id": ids.gather(hh),
-        "village_code": villages.frame["village_code"].gather(rows["village"]),
+        "household_id": _household_ids(villages, people).gather(hh),
+        "village_code": villages.frame["village_code"].gather(rows["village"][order]),
         "head_name": people.head_name.gather(hh),
         "head_id_number": people.head_id.gather(hh),
-        "collected_on": rows["day"],
+        "collected_on": rows["day"][order],
     }
     enums = {"education": EDUCATION_LEVELS, "income_project": INCOME_PROJECTS, "honor": HONORS}
     for column in HOUSEHOLDS.columns[5:]:
-        values = rows[column.name]
+        values = rows[column.name][order]
         if column.name in enums:
             data[column.name] = pl.Series(list(enums[column.name])).gather(values)
         else:
             data[column.name] = values
-    return pl.DataFrame(data).sort(["household_id", "collected_on"])
+    return pl.DataFrame(data)
 
 
 def _loans_frame(
@@ -1626,32 +1614,33 @@ def _loan_ids(disbursed: np.ndarray) -> pl.Series:
     return "DK" + pl.Series(year).cast(pl.String) + pl.Series(serial).cast(pl.String).str.zfill(6)
 
 
-def _schedule_and_payments_frames(book: dict[str, np.ndarray]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    loan_ids = _loan_ids(book["disbursed"])
-    schedule = pl.DataFrame(
+def _schedule_frame(book: dict[str, np.ndarray]) -> pl.DataFrame:
+    return pl.DataFrame(
         {
-            "loan_id": loan_ids.gather(book["s_loan"]),
+            "loan_id": _loan_ids(book["disbursed"]).gather(book["s_loan"]),
             "installment_no": book["s_no"],
             "due_on": book["s_due"],
             "principal_due": book["s_principal"],
             "interest_due": book["s_interest"],
         }
     )
+
+
+def _payments_frame(book: dict[str, np.ndarray]) -> pl.DataFrame:
     # 还款流水号 numbers payments in the order the bank booked them.
     order = np.lexsort((book["p_loan"], book["p_day"]))
     day = book["p_day"][order]
     stamp = pl.Series(day).cast(pl.Int32).cast(pl.Date).dt.strftime("%Y%m%d")
     serial = pl.Series(np.arange(1, day.size + 1)).cast(pl.String).str.zfill(8)
-    payments = pl.DataFrame(
+    return pl.DataFrame(
         {
             "payment_id": "HK" + stamp + serial,
-            "loan_id": loan_ids.gather(book["p_loan"][order]),
+            "loan_id": _loan_ids(book["disbursed"]).gather(book["p_loan"][order]),
             "paid_on": day,
             "principal_paid": book["p_principal"][order],
             "interest_paid": book["p_interest"][order],
         }
     )
-    return schedule, payments
 
 
 def _write(raw_file: RawFile, frame: pl.DataFrame, path: Path) -> int:
@@ -1684,6 +1673,7 @@ def _write(raw_file: RawFile, frame: pl.DataFrame, path: Path) -> int:
                 pl.when(value >= NO_DATE).then(None).otherwise(value).cast(pl.Int32).cast(pl.Date)
             )
         exprs.append(value.alias(column.name))
-    out = frame.select(exprs)
-    out.write_csv(path, include_bom=False, line_terminator="\n", null_value="")
-    return out.height
+    frame.lazy().select(exprs).sink_csv(
+        path, include_bom=False, line_terminator="\n", null_value="", maintain_order=True
+    )
+    return frame.height
