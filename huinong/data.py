@@ -1414,7 +1414,7 @@ def stream_report(
     cursor = _database(token).cursor()
     try:
         params = _used(sql, _report_params(report, as_of, scope))
-        reader = cursor.sql(sql, params=params).fetch_arrow_reader(batch_rows)
+        reader = cursor.sql(sql, params=params).to_arrow_reader(batch_rows)
         for batch in reader:
             if batch.num_rows:
                 yield pl.from_arrow(batch)

@@ -1,0 +1,156 @@
+"""Helpers for the dashboard's tests: run the app in AppTest or as a real server, and ask the
+marts directly (never through huinong.data) for the values a user should see."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from huinong import REPO_ROOT, data
+
+APP = REPO_ROOT / "app.py"
+PAGE_FILES = {
+    "overview": None,
+    "grades": "pages/grades.py",
+    "breaker": "pages/breaker.py",
+    "village": "pages/village.py",
+    "exports": "pages/exports.py",
+}
+
+
+@pytest.fixture(scope="session")
+def dashboard_db(warehouse_path, tmp_path_factory) -> Iterator[Path]:
+    """The session's demo warehouse, copied: the app keeps a locked-down read-only connection
+    open, and DuckDB allows one configuration per file in a process, so the dashboard's tests
+    read their own copy and leave the original to the other tests."""
+    copy = tmp_path_factory.mktemp("dashboard") / "warehouse.duckdb"
+    shutil.copyfile(warehouse_path, copy)
+    yield copy
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def app_db(dashboard_db, monkeypatch) -> Path:
+    """HUINONG_DB pointing at the dashboard's copy of the demo warehouse."""
+    monkeypatch.setenv("HUINONG_DB", str(dashboard_db))
+    return dashboard_db
+
+
+def query(db_path: Path, sql: str, params: dict | list | None = None) -> list[tuple]:
+    """Rows of a query on the warehouse, on a connection of the test's own (with the app's
+    settings: DuckDB shares one instance per file and configuration in a process)."""
+    with duckdb.connect(str(db_path), read_only=True, config=data.DUCKDB_CONFIG) as con:
+        return con.execute(sql, params or {}).fetchall()
+
+
+def scalar(db_path: Path, sql: str, params: dict | list | None = None):
+    return query(db_path, sql, params)[0][0]
+
+
+def latest_as_of(db_path: Path) -> date:
+    return scalar(db_path, "select max(as_of) from main.kpi_monthly")
+
+
+def open_app(
+    page: str = "overview", params: dict[str, str] | None = None, timeout: float = 120
+) -> AppTest:
+    """The app on one page, like a browser opening /<page>?<params>: the URL is read on the
+    first run, as a new session reads it."""
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    at.run()
+    if PAGE_FILES[page]:
+        at.switch_page(PAGE_FILES[page])
+        at.run()
+    assert not at.exception, [item.value for item in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    """The value shown on the KPI card with this label."""
+    matches = [item for item in at.metric if item.label == label]
+    assert matches, f"no card {label!r}: {[item.label for item in at.metric]}"
+    return matches[0].value
+
+
+def metric_delta(at: AppTest, label: str) -> str:
+    return next(item for item in at.metric if item.label == label).proto.delta
+
+
+def select_row(at: AppTest, key: str, row: int) -> AppTest:
+    """Click a row of a selectable table (its selection state), then rerun like a click does."""
+    at.session_state[key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, [item.value for item in at.exception]
+    return at
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(db_path: Path, log_path: Path) -> Iterator[str]:
+    """`streamlit run app.py` on a free port with HUINONG_DB set; yields the base URL."""
+    port = free_port()
+    env = {**os.environ, "HUINONG_DB": str(db_path)}
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below, after the server stops
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited early; see {log_path}")
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start within 60 s; see {log_path}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -1,0 +1,229 @@
+"""The files people download: opened with openpyxl (as Excel would) and read as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+import openpyxl
+import polars as pl
+import pytest
+
+pytest.register_assert_rewrite("dashboard_support")
+from dashboard_support import latest_as_of, query  # noqa: E402
+
+from huinong import data, export  # noqa: E402
+
+pytest_plugins = ("dashboard_support",)
+
+ID_NUMBERS = ["41120219800101001X", "411202198512310017"]
+
+
+def _households() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "township_name": ["会兴街道", "会兴街道"],
+            "village_name": ["上村", "下村"],
+            "household_id": ["H1", "H2"],
+            "head_name": ["张三", "李四"],
+            "head_id_number": ID_NUMBERS,
+            "registered_poor": [True, False],
+            "score": [97, 88],
+            "grade": ["AAA", "AA"],
+            "credit_limit": [Decimal("150000.00"), Decimal("100000.00")],
+            "available_credit": [Decimal("120000.50"), Decimal("100000.00")],
+            "outstanding_principal": [Decimal("29999.50"), Decimal("0.00")],
+        },
+        schema_overrides={
+            "credit_limit": pl.Decimal(18, 2),
+            "available_credit": pl.Decimal(18, 2),
+            "outstanding_principal": pl.Decimal(18, 2),
+        },
+    )
+
+
+def _open(xlsx: bytes):
+    return openpyxl.load_workbook(io.BytesIO(xlsx))
+
+
+def test_xlsx_has_title_rows_chinese_headers_frozen_header_and_text_ids():
+    spec = export.REPORT_SPECS["credit_households"]
+    xlsx = export.write_xlsx(
+        spec, _households(), heading="湖滨区 信用户名单（2024年6月）", subheading="生成时间：…"
+    )
+    sheet = _open(xlsx).active
+    assert sheet.title == "信用户名单"
+    assert sheet["A1"].value == "湖滨区 信用户名单（2024年6月）"
+    assert sheet["A2"].value == "生成时间：…"
+    headers = [cell.value for cell in sheet[3]]
+    assert headers[:5] == ["乡镇", "行政村", "农户编号", "户主姓名", "户主身份证号"]
+    assert sheet.freeze_panes == "A4"
+    id_cells = [sheet.cell(row=row, column=5) for row in (4, 5)]
+    assert [cell.value for cell in id_cells] == ID_NUMBERS
+    assert all(cell.data_type == "s" for cell in id_cells)  # text, not 4.11202E+17
+    assert all(cell.number_format == "@" for cell in id_cells)
+    limit = sheet.cell(row=4, column=headers.index("授信额度（元）") + 1)
+    assert limit.value == 150000 and limit.number_format == "#,##0.00"
+    assert sheet.cell(row=4, column=headers.index("建档立卡") + 1).value == "是"
+    assert sheet.column_dimensions["E"].width >= 18  # an ID number fits
+
+
+def test_xlsx_totals_row_sums_exactly_and_counts_households():
+    spec = export.REPORT_SPECS["credit_households"]
+    sheet = _open(export.write_xlsx(spec, _households(), heading="t", subheading="s")).active
+    headers = [cell.value for cell in sheet[3]]
+    totals = [cell.value for cell in sheet[6]]
+    assert totals[0] == "合计 2 户"
+    assert totals[headers.index("授信额度（元）")] == 250000
+    assert totals[headers.index("可用额度（元）")] == pytest.approx(220000.50)
+    assert totals[headers.index("评分")] is None  # scores are not summed
+
+
+def test_csv_is_utf8_with_bom_and_keeps_ids_and_amounts_exact():
+    spec = export.REPORT_SPECS["credit_households"]
+    body = export.write_csv(spec, _households())
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][:5] == ["乡镇", "行政村", "农户编号", "户主姓名", "户主身份证号"]
+    assert [row[4] for row in rows[1:]] == ID_NUMBERS
+    assert rows[1][rows[0].index("可用额度（元）")] == "120000.50"
+    assert rows[1][rows[0].index("建档立卡")] == "是"
+    assert len(rows) == 3  # no title and no totals row: a program reads it as it is
+
+
+def test_public_notice_masks_id_numbers_in_both_files():
+    spec = export.REPORT_SPECS["grade_notice"]
+    frame = _households().select([column.key for column in spec.columns])
+    sheet = _open(export.write_xlsx(spec, frame, heading="t", subheading="s")).active
+    assert sheet["D4"].value == "411202********001X"
+    body = export.write_csv(spec, frame).decode("utf-8-sig")
+    assert "411202********001X" in body and ID_NUMBERS[0] not in body
+
+
+def test_a_table_longer_than_a_worksheet_continues_on_the_next(monkeypatch):
+    monkeypatch.setattr(export, "EXCEL_MAX_ROWS", 10)  # room for 4 data rows a sheet
+    frame = pl.concat([_households()] * 5)
+    book = _open(
+        export.write_xlsx(
+            export.REPORT_SPECS["credit_households"], frame, heading="t", subheading="s"
+        )
+    )
+    assert book.sheetnames == ["信用户名单", "信用户名单（续1）", "信用户名单（续2）"]
+    data_rows = sum(sheet.max_row - 3 for sheet in book.worksheets) - 1  # minus the totals
+    assert data_rows == 10
+    last = book.worksheets[-1]
+    assert last.cell(row=last.max_row, column=1).value == "合计 10 户"
+    assert [cell.value for cell in book.worksheets[1][3]][:2] == ["乡镇", "行政村"]
+
+
+def test_rates_and_wan_amounts_are_numbers_with_formats():
+    spec = export.REPORT_SPECS["township_summary"]
+    frame = pl.DataFrame({column.key: [None] for column in spec.columns}).with_columns(
+        pl.lit("411202006").alias("township_code"),
+        pl.lit("会兴街道").alias("township_name"),
+        pl.lit(Decimal("12345678.00")).alias("outstanding_balance"),
+        pl.lit(Decimal("0.0312500000")).alias("npl_rate"),
+    )
+    sheet = _open(export.write_xlsx(spec, frame, heading="t", subheading="s")).active
+    headers = [cell.value for cell in sheet[3]]
+    balance = sheet.cell(row=4, column=headers.index("贷款余额（万元）") + 1)
+    assert balance.value == pytest.approx(1234.5678) and balance.number_format == "#,##0.00"
+    rate = sheet.cell(row=4, column=headers.index("不良率") + 1)
+    assert rate.value == pytest.approx(0.03125) and rate.number_format == "0.00%"
+    body = export.write_csv(spec, frame).decode("utf-8-sig")
+    assert "1234.567800" in body and "3.1250%" in body
+
+
+# ── the standard reports, from the demo warehouse ──────────────────────────────────────────
+
+
+@pytest.fixture
+def token(app_db):
+    return data.current_warehouse()
+
+
+def _report_xlsx(token, report: str, as_of: date, scope: data.Scope):
+    spec = export.REPORT_SPECS[report]
+    xlsx = export.write_xlsx(
+        spec, data.stream_report(token, report, as_of, scope), heading="t", subheading="s"
+    )
+    sheet = _open(xlsx).active
+    headers = [cell.value for cell in sheet[3]]
+    return sheet, headers
+
+
+def test_township_summary_totals_equal_the_district_row_of_kpi_monthly(token, app_db):
+    as_of = latest_as_of(app_db)
+    sheet, headers = _report_xlsx(token, "township_summary", as_of, data.Scope.district())
+    rated, granted, outstanding, npl, villages = query(
+        app_db,
+        """
+        select households_rated, credit_granted, outstanding_balance, npl_balance, villages_total
+        from main.kpi_monthly where scope_level = 'district' and as_of = ?
+        """,
+        [as_of],
+    )[0]
+    townships = query(
+        app_db, "select count(*) from main.township_breaker where as_of = ?", [as_of]
+    )[0][0]
+    totals = [cell.value for cell in sheet[sheet.max_row]]
+    assert sheet.max_row == 3 + townships + 1
+    assert totals[0] == "合计"
+    assert totals[headers.index("评级户数")] == rated
+    assert totals[headers.index("行政村数")] == villages
+    assert totals[headers.index("授信总额（万元）")] == pytest.approx(float(granted) / 10000)
+    assert totals[headers.index("贷款余额（万元）")] == pytest.approx(float(outstanding) / 10000)
+    expected_rate = float(npl / outstanding) if outstanding else None
+    assert totals[headers.index("不良率")] == pytest.approx(expected_rate)
+
+
+def test_credit_household_list_has_every_credit_household_with_text_ids(token, app_db):
+    as_of = latest_as_of(app_db)
+    township = query(
+        app_db,
+        "select township_code from main.township_breaker where as_of = ? order by 1 limit 1",
+        [as_of],
+    )[0][0]
+    scope = data.Scope.township(township)
+    sheet, headers = _report_xlsx(token, "credit_households", as_of, scope)
+    expected, limits = query(
+        app_db,
+        """
+        select count(*), sum(credit_limit) from main.household_scores
+        where as_of = ? and township_code = ? and credit_limit > 0
+        """,
+        [as_of, township],
+    )[0]
+    assert expected > 0
+    assert sheet.max_row == 3 + expected + 1
+    assert sheet.cell(row=sheet.max_row, column=1).value == f"合计 {expected:,} 户"
+    assert sheet.cell(row=sheet.max_row, column=headers.index("授信额度（元）") + 1).value == (
+        pytest.approx(float(limits))
+    )
+    id_column = headers.index("户主身份证号") + 1
+    ids = [sheet.cell(row=row, column=id_column) for row in range(4, sheet.max_row)]
+    assert all(cell.data_type == "s" and len(cell.value) == 18 for cell in ids)
+    grades = {
+        sheet.cell(row=row, column=headers.index("信用等级") + 1).value for row in range(4, 50)
+    }
+    assert "无信用" not in grades
+
+
+def test_village_breaker_csv_lists_every_village_with_its_status(token, app_db):
+    as_of = latest_as_of(app_db)
+    spec = export.REPORT_SPECS["village_breaker"]
+    body = export.write_csv(
+        spec, data.stream_report(token, "village_breaker", as_of, data.Scope.district())
+    )
+    assert body[:3] == b"\xef\xbb\xbf"
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    expected = dict(
+        query(
+            app_db,
+            "select village_code, status from main.village_breaker where as_of = ?",
+            [as_of],
+        )
+    )
+    assert {row["行政村代码"]: row["熔断状态"] for row in rows} == expected
