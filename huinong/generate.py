@@ -52,8 +52,8 @@ OTHER_COUNTIES = (
     (411281, "义马市", "河南义马农村商业银行"),
     (411282, "灵宝市", "河南灵宝农村商业银行"),
 )
-# Only past 2,000 synthetic townships (about 9 million households) do neighbouring
-# 洛阳 counties get used; the township code space of 三门峡 runs out there.
+# Past 990 synthetic townships (about 4.5 million households) the township codes of
+# the other five counties run out (99 镇 1xx and 99 乡 2xx each) and 洛阳's are used.
 OVERFLOW_COUNTIES = (
     (410323, "新安县", "河南新安农村商业银行"),
     (410324, "栾川县", "河南栾川农村商业银行"),
@@ -64,6 +64,8 @@ OVERFLOW_COUNTIES = (
     (410329, "伊川县", "河南伊川农村商业银行"),
 )
 HUBIN_COUNTY = (411202, "湖滨区", "三门峡湖滨农村商业银行")
+TOWNSHIPS_PER_COUNTY = 198
+REAL_TOWN_STEMS = {"会兴", "崖底", "交口", "磁钟", "高庙"}
 POSTAL_BANK = "中国邮政储蓄银行三门峡市分行"
 
 # 1-5 year PBOC benchmark until the LPR reform of 2019-08-20, then LPR-like steps.
@@ -329,19 +331,21 @@ def _synthetic_villages(
     columns: dict[str, list[str]] = {name: [] for name in VILLAGES.column_names}
     county_of: dict[str, tuple[str, str]] = {}
     serials: dict[tuple[int, str], int] = {}
-    all_counties = OTHER_COUNTIES + OVERFLOW_COUNTIES
-    for position, size in enumerate(_township_sizes(count, rng)):
-        if position < 1000:
-            county_code, county_name, bank = OTHER_COUNTIES[position % len(OTHER_COUNTIES)]
+    sizes = _township_sizes(count, rng)
+    home_share = len(OTHER_COUNTIES) * TOWNSHIPS_PER_COUNTY
+    if len(sizes) > home_share + len(OVERFLOW_COUNTIES) * TOWNSHIPS_PER_COUNTY:
+        raise ValueError("规模过大：合成乡镇数超出行政区划代码空间")
+    for position, size in enumerate(sizes):
+        if position < home_share:
+            counties, index = OTHER_COUNTIES, position
         else:
-            county_code, county_name, bank = all_counties[(position - 1000) % len(all_counties)]
+            counties, index = OVERFLOW_COUNTIES, position - home_share
+        county_code, county_name, bank = counties[index % len(counties)]
         # 镇 carry 1xx codes and 乡 2xx in the national scheme; switch when one runs out.
         kind = "镇" if rng.random() < 0.6 else "乡"
-        if serials.get((county_code, kind), 0) >= 99:
+        if serials.get((county_code, kind), 0) >= TOWNSHIPS_PER_COUNTY // 2:
             kind = "乡" if kind == "镇" else "镇"
         serial = serials.get((county_code, kind), 0) + 1
-        if serial > 99:
-            raise ValueError("规模过大：合成乡镇数超出行政区划代码空间")
         serials[(county_code, kind)] = serial
         township_code = f"{county_code}{(100 if kind == '镇' else 200) + serial:03d}"
         # Names repeat only after every stem was used once (then in another county).
@@ -356,9 +360,6 @@ def _synthetic_villages(
             columns["village_code"].append(f"{township_code}{suffix:03d}")
             columns["village_name"].append(stems[stem] + "村")
     return pl.DataFrame(columns).sort("village_code"), county_of
-
-
-REAL_TOWN_STEMS = {"会兴", "崖底", "交口", "磁钟", "高庙"}
 
 
 # --------------------------------------------------------------------------- households
@@ -408,8 +409,7 @@ def _make_households(
     late = rng.random(n) < 0.06
     late_window = max(span.end - (span.start + campaign_days), 1)
     first = np.where(late, span.start + campaign_days + 1 + rng.integers(0, late_window, n), first)
-    first = np.minimum(_workday(np.minimum(first, span.end), span.end), span.end)
-    first = np.maximum(first, span.start)
+    first = np.maximum(_workday(np.minimum(first, span.end), span.end), span.start)
 
     # Sequence numbers follow the order of first collection within the village.
     order = np.lexsort((rng.random(n), first, home))
