@@ -545,7 +545,8 @@ def _collections(
 
     def flags(p_yes: np.ndarray | float, p_empty: float = 0.0) -> np.ndarray:
         u = rng.random(size)
-        return np.where(u < p_empty, -1, (u < p_empty + p_yes * (1 - p_empty)).astype(np.int64))
+        answer = np.where(u < p_empty, -1, u < p_empty + p_yes * (1 - p_empty))
+        return answer.astype(np.int8)  # 1 是, 0 否, -1 empty; small, as there are many
 
     poor = people.poor[hh]
     n_villages = villages.n
@@ -671,8 +672,8 @@ def _collections(
         "day": day,
         "rank": rank,
         "village": village,
-        "registered_poor": poor.astype(np.int64),
-        "poverty_exited": (poor & (exit_day[hh] <= day)).astype(np.int64),
+        "registered_poor": poor.astype(np.int8),
+        "poverty_exited": (poor & (exit_day[hh] <= day)).astype(np.int8),
         "party_member": acquired(flags(np.where(poor, 0.03, by_tier(0.06, 0.2, 0.55))), 0.004),
         "education": edu_hh[hh],
         "healthy": carried(
@@ -703,11 +704,11 @@ def _collections(
         "guarantee_overdue": guarantee_overdue,
         "mortgage_amount": carried(mortgage, 0.2),
         "enforcement_ended_on": np.where(ended, enforced_to[hh], NO_DATE),
-        "under_enforcement": under.astype(np.int64),
+        "under_enforcement": under.astype(np.int8),
         "dishonest_debtor": (listed[hh] & (listed_from[hh] <= day) & (day < listed_to[hh])).astype(
-            np.int64
+            np.int8
         ),
-        "vice_record": (vice[hh] & (vice_from[hh] <= day)).astype(np.int64),
+        "vice_record": (vice[hh] & (vice_from[hh] <= day)).astype(np.int8),
     }
     return rows
 

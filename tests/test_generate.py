@@ -249,3 +249,75 @@ def test_more_households_than_the_district_holds_add_synthetic_villages(tmp_path
     used = set(households_file["village_code"])
     assert used <= set(villages["village_code"])
     assert len(used & set(extra["village_code"])) > 0
+
+
+def test_repayments_show_on_time_late_prepaid_and_written_off_loans(raw) -> None:
+    loans = _read(raw, "loans")
+    assert set(loans["repayment_method"]) == {
+        "按季付息到期还本",
+        "按月付息到期还本",
+        "等额本息",
+        "到期一次还本付息",
+    }
+    months = (
+        loans["maturity_on"].str.to_date().dt.year() * 12
+        + loans["maturity_on"].str.to_date().dt.month()
+        - loans["disbursed_on"].str.to_date().dt.year() * 12
+        - loans["disbursed_on"].str.to_date().dt.month()
+    )
+    assert set(months) <= {12, 24, 36}
+    assert loans.drop_nulls("written_off_on").height > 0
+
+    schedule = _read(raw, "schedule").with_columns(pl.col("due_on").str.to_date())
+    payments = _read(raw, "repayments").with_columns(pl.col("paid_on").str.to_date())
+    on_time = (
+        payments.join(schedule, on="loan_id")
+        .filter(pl.col("paid_on").is_between(pl.col("due_on") - pl.duration(days=5), "due_on"))
+        .select("payment_id")
+        .unique()
+    )
+    assert 0.8 * payments.height <= on_time.height < payments.height
+    # Late: a whole instalment (with penalty interest) paid after its due date.
+    late = (
+        payments.join(on_time, on="payment_id", how="anti")
+        .sort("paid_on")
+        .join_asof(
+            schedule.sort("due_on"),
+            left_on="paid_on",
+            right_on="due_on",
+            by="loan_id",
+            check_sortedness=False,
+        )
+        .filter(
+            (pl.col("principal_paid") == pl.col("principal_due"))
+            & (pl.col("interest_paid").cast(pl.Float64) > pl.col("interest_due").cast(pl.Float64))
+        )
+    )
+    assert late.height > 0
+
+    # A prepaid loan is repaid in full before its maturity.
+    repaid = payments.group_by("loan_id").agg(
+        _cents("principal_paid").sum().alias("repaid"), pl.col("paid_on").max().alias("last")
+    )
+    prepaid = (
+        loans.with_columns(_cents("amount").alias("amount"), pl.col("maturity_on").str.to_date())
+        .join(repaid, on="loan_id")
+        .filter(
+            (pl.col("repaid") == pl.col("amount"))
+            & (pl.col("last") < pl.col("maturity_on") - pl.duration(days=30))
+        )
+    )
+    assert prepaid.height > 0
+
+
+def test_scoring_thresholds_are_hit_exactly_sometimes(raw) -> None:
+    households = _read(raw, "households")
+    exact = {
+        "homestead_house_value": {"200000.00"},
+        "entity_scale": {"50000.00", "100000.00"},
+        "equipment_value": {"50000.00", "100000.00"},
+        "guarantee_amount": {"200000.00", "300000.00"},
+        "mortgage_amount": {"50000.00"},
+    }
+    for column, values in exact.items():
+        assert values <= set(households[column].drop_nulls()), column
