@@ -41,14 +41,15 @@ REGISTER_SOURCE = "staging.stg_village_teams__households"
 SCHEDULE_SOURCE = "staging.stg_bank__schedule"
 REPAYMENTS_SOURCE = "staging.stg_bank__repayments"
 
+# The engine's settings; external access is switched off and the configuration locked once the
+# warehouse is attached (see open_connection).
 DUCKDB_CONFIG = {
-    "enable_external_access": False,
     "autoload_known_extensions": False,
     "autoinstall_known_extensions": False,
-    "lock_configuration": True,
     "threads": 2,
     "memory_limit": "4GB",
 }
+WAREHOUSE_CATALOG = "warehouse"
 
 
 class WarehouseMissing(Exception):
@@ -159,12 +160,35 @@ def _database(token: Warehouse) -> duckdb.DuckDBPyConnection:
     """One read-only connection per published file; queries use a cursor each."""
     if not Path(token.path).exists():
         raise WarehouseMissing(token.path)
-    return duckdb.connect(token.path, read_only=True, config=DUCKDB_CONFIG)
+    return open_connection(token)
 
 
 def open_connection(token: Warehouse) -> duckdb.DuckDBPyConnection:
-    """A fresh read-only, locked-down connection (outside Streamlit's cache: tests, benchmarks)."""
-    return duckdb.connect(token.path, read_only=True, config=DUCKDB_CONFIG)
+    """A read-only, locked-down connection to the warehouse file of ``token``.
+
+    The file is ATTACHed to an in-memory database rather than opened with
+    ``duckdb.connect(path)``: DuckDB keeps one database instance per path in a process, so after
+    a rebuild replaced the file (os.replace) a new connect(path) would get the old, still open
+    instance and its old data. Once attached: no file or network access (enable_external_access
+    off), no extensions, and the configuration is locked.
+    """
+    connection = duckdb.connect(":memory:", config=DUCKDB_CONFIG)
+    try:
+        quoted = token.path.replace("'", "''")
+        connection.execute(f"attach '{quoted}' as {WAREHOUSE_CATALOG} (read_only)")
+        connection.execute(f"use {WAREHOUSE_CATALOG}")
+        connection.execute("set enable_external_access = false")
+        connection.execute("set lock_configuration = true")
+    except Exception:
+        connection.close()
+        raise
+    return connection
+
+
+def _cursor(token: Warehouse) -> duckdb.DuckDBPyConnection:
+    cursor = _database(token).cursor()
+    cursor.execute(f"use {WAREHOUSE_CATALOG}")
+    return cursor
 
 
 def _used(sql: str, params: dict | None) -> dict | None:
@@ -177,7 +201,7 @@ def _used(sql: str, params: dict | None) -> dict | None:
 
 
 def _frame(token: Warehouse, sql: str, params: dict | None = None) -> pl.DataFrame:
-    cursor = _database(token).cursor()
+    cursor = _cursor(token)
     try:
         return cursor.sql(sql, params=_used(sql, params)).pl()
     finally:
@@ -1411,7 +1435,7 @@ def stream_report(
 ) -> Iterator[pl.DataFrame]:
     """The full rows of a report or download, streamed from SQL in batches (not cached)."""
     sql = _report_sql(report, scope)
-    cursor = _database(token).cursor()
+    cursor = _cursor(token)
     try:
         params = _used(sql, _report_params(report, as_of, scope))
         reader = cursor.sql(sql, params=params).to_arrow_reader(batch_rows)

@@ -5,6 +5,7 @@ huinong.charts, every file from huinong.export.
 
 from __future__ import annotations
 
+import runpy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -13,7 +14,7 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
-from huinong import data, export
+from huinong import REPO_ROOT, data, export
 from huinong import format as fmt
 
 MISSING_WAREHOUSE = (
@@ -40,6 +41,21 @@ class View:
     @property
     def as_of_label(self) -> str:
         return fmt.as_of_label(self.as_of, self.is_month_end)
+
+
+def route_if_run_directly() -> None:
+    """Run app.py's router when Streamlit ran this page file by itself.
+
+    Streamlit still discovers a folder named pages/ the old way (one page per file) until a
+    session calls st.navigation: the first run after the server starts, and every AppTest run,
+    open /village by running pages/village.py without app.py (no sidebar, no view). Such a
+    run hands over to app.py, whose st.navigation then runs the page the URL names.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        runpy.run_path(str(REPO_ROOT / "app.py"), run_name="__main__")
+        st.stop()
 
 
 def current_view() -> View:
@@ -126,7 +142,7 @@ def _display(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
         elif kind == "bool":
             column = pl.when(column).then(pl.lit("是")).otherwise(pl.lit("否"))
         elif kind == "vetoes":
-            column = column.map_elements(fmt.veto_words, return_dtype=pl.String)
+            column = column.list.eval(pl.element().replace(fmt.VETO_WORDS)).list.join("；")
         elif key in ("status", "previous_status"):
             column = column.replace(STATUS_BADGES)
         columns.append(column.alias(label))
@@ -136,7 +152,9 @@ def _display(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
 def show_frame(frame: pl.DataFrame, *, key: str) -> None:
     """A table with Chinese headers and formats, without downloads (a preview)."""
     shown, config = _display(frame)
-    st.dataframe(shown, key=f"preview_{key}", hide_index=True, column_config=config)
+    st.dataframe(
+        shown, key=f"preview_{key}", hide_index=True, column_config=config, alt=f"预览：{key}"
+    )
 
 
 def table(
@@ -166,6 +184,7 @@ def table(
         on_select="rerun" if selectable else "ignore",
         selection_mode="single-row",
         width="stretch",
+        alt=title,
     )
     if note:
         st.caption(note)

@@ -10,6 +10,7 @@ from huinong import charts, data, export
 from huinong import format as fmt
 from pages import _ui as ui
 
+ui.route_if_run_directly()
 view = ui.current_view()
 ui.page_header("熔断监测", view)
 

@@ -8,6 +8,7 @@ from huinong import data, export
 from huinong import format as fmt
 from pages import _ui as ui
 
+ui.route_if_run_directly()
 view = ui.current_view()
 ui.page_header("报表导出", view)
 

@@ -11,6 +11,7 @@ from huinong import charts, data
 from huinong import format as fmt
 from pages import _ui as ui
 
+ui.route_if_run_directly()
 view = ui.current_view()
 ui.page_header("信用评级", view)
 

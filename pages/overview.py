@@ -9,6 +9,7 @@ from huinong import charts, data
 from huinong import format as fmt
 from pages import _ui as ui
 
+ui.route_if_run_directly()
 view = ui.current_view()
 
 

@@ -13,6 +13,7 @@ from huinong import charts, data, export
 from huinong import format as fmt
 from pages import _ui as ui
 
+ui.route_if_run_directly()
 view = ui.current_view()
 names = data.place_names(view.token, view.scope)
 

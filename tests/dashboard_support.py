@@ -20,7 +20,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from huinong import REPO_ROOT, data
+from huinong import REPO_ROOT
 
 APP = REPO_ROOT / "app.py"
 PAGE_FILES = {
@@ -34,9 +34,8 @@ PAGE_FILES = {
 
 @pytest.fixture(scope="session")
 def dashboard_db(warehouse_path, tmp_path_factory) -> Iterator[Path]:
-    """The session's demo warehouse, copied: the app keeps a locked-down read-only connection
-    open, and DuckDB allows one configuration per file in a process, so the dashboard's tests
-    read their own copy and leave the original to the other tests."""
+    """The session's demo warehouse, copied, so that nothing the dashboard's tests do (a
+    republished file, a connection the app keeps open) touches the other tests' warehouse."""
     copy = tmp_path_factory.mktemp("dashboard") / "warehouse.duckdb"
     shutil.copyfile(warehouse_path, copy)
     yield copy
@@ -52,9 +51,8 @@ def app_db(dashboard_db, monkeypatch) -> Path:
 
 
 def query(db_path: Path, sql: str, params: dict | list | None = None) -> list[tuple]:
-    """Rows of a query on the warehouse, on a connection of the test's own (with the app's
-    settings: DuckDB shares one instance per file and configuration in a process)."""
-    with duckdb.connect(str(db_path), read_only=True, config=data.DUCKDB_CONFIG) as con:
+    """Rows of a query on the warehouse, on a connection of the test's own."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
         return con.execute(sql, params or {}).fetchall()
 
 
@@ -91,6 +89,13 @@ def metric(at: AppTest, label: str) -> str:
 
 def metric_delta(at: AppTest, label: str) -> str:
     return next(item for item in at.metric if item.label == label).proto.delta
+
+
+def table(at: AppTest, title: str):
+    """The rows of the table with this title (its accessible name), as pandas."""
+    matches = [frame for frame in at.dataframe if frame.proto.alt == title]
+    assert matches, f"no table {title!r}: {[frame.proto.alt for frame in at.dataframe]}"
+    return matches[0].value
 
 
 def select_row(at: AppTest, key: str, row: int) -> AppTest:
