@@ -920,7 +920,7 @@ def _make_book(
 
     # Households: most registered-poor households borrow (扶贫小额信贷), fewer others;
     # a clean payer often comes back for the next loan.
-    wants = rng.random(people.n) < np.where(people.poor, 0.68, 0.24)
+    wants = rng.random(people.n) < np.where(people.poor, 0.62, 0.22)
     hh = np.flatnonzero(wants)
     # Part of the demand comes in the first wave after collection, the rest any time later.
     early = rng.random(hh.size) < np.where(people.poor[hh], 0.65, 0.3)
@@ -941,16 +941,16 @@ def _make_book(
             simulated["payoff"][again] + 7 + rng.exponential(100, int(again.sum())).astype(np.int64)
         )
 
-    # Entities borrow larger sums, renewed when repaid.
+    # Entities borrow larger sums, renewed when repaid, through the 过渡期 after 2020.
     borrower = np.arange(entities.n)
     day = span.start + 60 + rng.integers(0, 600, entities.n)
-    for _ in range(3):
+    for _ in range(6):
         day = _workday(day, span.end)
         inside = day <= span.end
         loans, context = _entity_loans(borrower[inside], day[inside], entities, villages, rng)
         simulated = _simulate(loans, context, span, rng)
         batches.append(simulated)
-        again = simulated["clean"] & (rng.random(simulated["clean"].size) < 0.75)
+        again = simulated["clean"] & (rng.random(simulated["clean"].size) < 0.85)
         borrower = loans["borrower"][again]
         day = (
             simulated["payoff"][again] + 15 + rng.exponential(60, int(again.sum())).astype(np.int64)
