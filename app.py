@@ -13,11 +13,11 @@ import streamlit as st
 
 from huinong import data
 from huinong import format as fmt
-from pages._ui import MISSING_WAREHOUSE, PENDING_KEY, VIEW_KEY, View
+from pages._ui import MISSING_WAREHOUSE, PENDING_KEY, VIEW_KEY, View, base_css
 
 st.set_page_config(
     page_title="惠农信用看板",
-    page_icon="🌾",
+    page_icon=":material/agriculture:",
     layout="wide",
     initial_sidebar_state="expanded",
 )
@@ -121,7 +121,7 @@ def _sidebar(token: data.Warehouse) -> View:
     dates, month_end = _valid_choices(token)
     state = st.session_state
     with st.sidebar:
-        st.markdown(f"### 🌾 惠农信用看板\n{info['district_name']} 金融扶贫")
+        st.markdown(f"### 惠农信用看板\n{info['district_name']} 金融扶贫信用工程")
         st.selectbox(
             "统计月份",
             dates,
@@ -188,6 +188,7 @@ def _write_url(view: View, page_path: str) -> None:
 
 
 page = st.navigation(PAGES)
+base_css()
 _load_url_once()
 _apply_pending()
 token = data.current_warehouse()

@@ -87,9 +87,19 @@ def outstanding_and_npl_trend(
         line={"color": LINE_COLOUR, "dash": "dash", "width": 2},
         hoverinfo="skip",
     )
+    rates = [value for value in _floats(trend["npl_rate"], 100) if value is not None]
+    top = max([*rates, line_rate * 100]) * 1.15
     figure.update_layout(
-        yaxis={"title": "万元", "tickformat": ",.0f"},
-        yaxis2={"title": "%", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        xaxis={"nticks": 14},
+        yaxis={"title": "万元", "tickformat": ",.0f", "rangemode": "tozero"},
+        yaxis2={
+            "title": "不良率（%）",
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, top],
+            "tickformat": ".1f",
+            "showgrid": False,
+        },
         bargap=0.2,
     )
     return _layout(figure, "贷款余额与不良率", 380, large)
@@ -110,7 +120,7 @@ def grade_mix_trend(trend: pl.DataFrame, large: bool = False) -> go.Figure:
             fillcolor=GRADE_COLOURS[grade],
             hovertemplate=f"%{{x}}<br>{grade} %{{y:,}} 户<extra></extra>",
         )
-    figure.update_layout(yaxis={"title": "户", "tickformat": ",d"})
+    figure.update_layout(xaxis={"nticks": 14}, yaxis={"title": "户", "tickformat": ",d"})
     return _layout(figure, "信用等级结构", 380, large)
 
 
@@ -353,7 +363,7 @@ def breaker_strip(history: pl.DataFrame, large: bool = False) -> go.Figure:
             },
         )
     )
-    figure.update_layout(yaxis={"autorange": "reversed"})
+    figure.update_layout(xaxis={"nticks": 12}, yaxis={"autorange": "reversed"})
     return _layout(figure, "熔断历史（行政村 × 月份）", max(300, 22 * len(labels) + 140), large)
 
 
@@ -362,8 +372,9 @@ def score_waterfall(steps: Sequence[ScoreStep], large: bool = False) -> go.Figur
     measures = {"base": "absolute", "total": "total"}
     figure = go.Figure(
         go.Waterfall(
-            x=[step.label for step in steps],
-            y=[step.points if step.kind != "total" else 0 for step in steps],
+            orientation="h",
+            y=[step.label for step in steps],
+            x=[step.points if step.kind != "total" else 0 for step in steps],
             measure=[measures.get(step.kind, "relative") for step in steps],
             text=[step.label.rsplit(" ", 1)[-1] for step in steps],
             textposition="outside",
@@ -371,11 +382,15 @@ def score_waterfall(steps: Sequence[ScoreStep], large: bool = False) -> go.Figur
             decreasing={"marker": {"color": LINE_COLOUR}},
             totals={"marker": {"color": "#2171b5"}},
             connector={"line": {"color": "#999999"}},
-            hovertemplate="%{x}<extra></extra>",
+            hovertemplate="%{y}<extra></extra>",
         )
     )
-    figure.update_layout(yaxis={"title": "分"}, showlegend=False)
-    return _layout(figure, "评分构成（由基础分到最终得分）", 420, large)
+    figure.update_layout(
+        xaxis={"title": "分", "rangemode": "tozero"},
+        yaxis={"autorange": "reversed", "automargin": True},
+        showlegend=False,
+    )
+    return _layout(figure, "评分构成（由基础分到最终得分）", 60 + 34 * len(steps), large)
 
 
 def grade_history(history: pl.DataFrame, cut_offs: Sequence[tuple[str, int]]) -> go.Figure:
@@ -399,9 +414,10 @@ def grade_history(history: pl.DataFrame, cut_offs: Sequence[tuple[str, int]]) ->
             y=minimum,
             line={"color": GRADE_COLOURS.get(grade, "#333333"), "dash": "dot", "width": 1},
             annotation_text=f"{grade} ≥{minimum}",
-            annotation_position="left",
+            annotation_position="top left",
+            annotation_font_size=11,
         )
-    figure.update_layout(yaxis={"title": "评分"})
+    figure.update_layout(xaxis={"nticks": 14}, yaxis={"title": "评分"})
     return _layout(figure, "评分与等级历史", 340, False)
 
 
@@ -432,9 +448,18 @@ def loan_repayment(repayments: pl.DataFrame, history: pl.DataFrame, loan_label: 
         opacity=0.6,
         hovertemplate="%{x|%Y年%m月%d日}<br>逾期 %{y} 天<extra></extra>",
     )
+    worst = max([0, *[value for value in history["dpd"].to_list() if value is not None]])
     figure.update_layout(
-        yaxis={"title": "元", "tickformat": ",.0f"},
-        yaxis2={"title": "逾期天数", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        xaxis={"tickformat": "%Y年%-m月"},
+        yaxis={"title": "元", "tickformat": ",.0f", "rangemode": "tozero"},
+        yaxis2={
+            "title": "逾期天数",
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, max(worst * 1.2, 30)],
+            "tickformat": "d",
+            "showgrid": False,
+        },
     )
     return _layout(figure, f"{loan_label}：还款计划与实际还款", 360, False)
 

@@ -21,7 +21,20 @@ MISSING_WAREHOUSE = (
     "数据仓库尚未构建：请运行 make run 或 python -m huinong build --raw-dir 原始数据文件夹 "
     "--db {path} 生成数据仓库后刷新本页。"
 )
-STATUS_BADGES = {"熔断": "🔴 熔断", "预警": "🟠 预警", "正常": "🟢 正常", "无贷款": "⚪ 无贷款"}
+# Status words in their colours (Markdown colour directives), for cards and lists.
+STATUS_BADGES = {
+    "熔断": ":red[**熔断**]",
+    "预警": ":orange[**预警**]",
+    "正常": ":green[**正常**]",
+    "无贷款": ":gray[**无贷款**]",
+}
+# The same colours as cell backgrounds in tables (light tints of huinong.format.STATUS_COLOURS).
+STATUS_CELL_STYLES = {
+    "熔断": "background-color: #f8d0d0; color: #a11d1d",
+    "预警": "background-color: #ffe3bf; color: #9a5200",
+    "正常": "background-color: #d5efd5; color: #1d6b1d",
+    "无贷款": "background-color: #ececec; color: #555555",
+}
 
 VIEW_KEY = "view"
 PENDING_KEY = "pending_view"
@@ -62,7 +75,7 @@ def current_view() -> View:
     """The view app.py prepared, or a clear message (and the page stops) without a warehouse."""
     view = st.session_state.get(VIEW_KEY)
     if view is None:
-        st.error(MISSING_WAREHOUSE.format(path=data.warehouse_path()), icon="⚠️")
+        st.error(MISSING_WAREHOUSE.format(path=data.warehouse_path()), icon=":material/warning:")
         st.stop()
     return view
 
@@ -92,8 +105,24 @@ def page_header(title: str, view: View) -> None:
         st.info(
             f"所选日期 {fmt.date_label(view.as_of)} 不是月末：熔断等读数为临时读数，"
             "以月末评价为准（R-B2）。",
-            icon="ℹ️",
+            icon=":material/info:",
         )
+
+
+def base_css() -> None:
+    """KPI values that fit their cards (long 万元 amounts wrap instead of being cut off)."""
+    st.html(
+        """
+        <style>
+        div[data-testid="stMetricValue"] { font-size: 1.75rem; }
+        div[data-testid="stMetricValue"] * {
+            white-space: normal !important; overflow: visible !important;
+            text-overflow: clip !important; line-height: 1.2;
+            word-break: keep-all !important; overflow-wrap: normal !important;
+        }
+        </style>
+        """
+    )
 
 
 def meeting_css(enabled: bool) -> None:
@@ -105,7 +134,7 @@ def meeting_css(enabled: bool) -> None:
         <style>
         section[data-testid="stSidebar"], div[data-testid="stSidebarCollapsedControl"],
         button[data-testid="stExpandSidebarButton"] { display: none !important; }
-        div[data-testid="stMetricValue"] { font-size: 3.2rem !important; }
+        div[data-testid="stMetricValue"] { font-size: 2.8rem !important; }
         div[data-testid="stMetricLabel"] p { font-size: 1.4rem !important; }
         div[data-testid="stMetricDelta"] { font-size: 1.2rem !important; }
         h1 { font-size: 3rem !important; }
@@ -122,9 +151,9 @@ def metric_delta(current: object, previous: object, formatter: Callable) -> str 
     return fmt.signed(change, formatter)
 
 
-def _display(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+def _display(frame: pl.DataFrame) -> tuple[object, dict]:
     """Chinese headers, floats for display (amounts stay exact in the data and the exports),
-    status badges, veto words; and the column formats."""
+    veto words, 是/否, status cells in their colours; and the column formats."""
     config: dict = {}
     columns = []
     for key in frame.columns:
@@ -139,21 +168,35 @@ def _display(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
             config[label] = st.column_config.NumberColumn(label, format=fmt_string)
         elif kind == "int":
             config[label] = st.column_config.NumberColumn(label, format="%d")
+        elif kind == "date":
+            config[label] = st.column_config.DateColumn(label, format="YYYY年M月D日")
         elif kind == "bool":
             column = pl.when(column).then(pl.lit("是")).otherwise(pl.lit("否"))
         elif kind == "vetoes":
             column = column.list.eval(pl.element().replace(fmt.VETO_WORDS)).list.join("；")
-        elif key in ("status", "previous_status"):
-            column = column.replace(STATUS_BADGES)
         columns.append(column.alias(label))
-    return frame.select(columns), config
+    shown = frame.select(columns)
+    statuses = [
+        fmt.column_label(key) for key in frame.columns if key in ("status", "previous_status")
+    ]
+    if not statuses:
+        return shown, config
+    styled = shown.to_pandas().style.map(
+        lambda value: STATUS_CELL_STYLES.get(value, ""), subset=statuses
+    )
+    return styled, config
 
 
 def show_frame(frame: pl.DataFrame, *, key: str) -> None:
     """A table with Chinese headers and formats, without downloads (a preview)."""
     shown, config = _display(frame)
     st.dataframe(
-        shown, key=f"preview_{key}", hide_index=True, column_config=config, alt=f"预览：{key}"
+        shown,
+        key=f"preview_{key}",
+        hide_index=True,
+        column_config=config,
+        alt=f"预览：{key}",
+        placeholder="—",
     )
 
 
@@ -185,6 +228,7 @@ def table(
         selection_mode="single-row",
         width="stretch",
         alt=title,
+        placeholder="—",
     )
     if note:
         st.caption(note)

@@ -86,7 +86,7 @@ if view.scope.level != "village":
 st.subheader("熔断历史")
 history = data.breaker_history(view.token, view.as_of, view.scope)
 if history.height == 0:
-    st.success("近36个月没有行政村熔断或预警。", icon="✅")
+    st.success("近36个月没有行政村熔断或预警。", icon=":material/check_circle:")
 else:
     if view.scope.level == "district":
         st.caption("近36个月曾熔断或预警的行政村（其余行政村一直正常或无贷款）。")
@@ -109,7 +109,7 @@ else:
 st.subheader("停止新增授信的农户")
 stops = data.credit_stops(view.token, view.as_of, view.scope)
 if stopped_total == 0:
-    st.success("当前没有被停止新增授信的农户。", icon="✅")
+    st.success("当前没有被停止新增授信的农户。", icon=":material/check_circle:")
 else:
     note = None
     if stopped_total > stops.height:

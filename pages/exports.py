@@ -25,7 +25,7 @@ st.caption(
     "金额千分位、身份证号按文本保存；CSV 为 UTF-8（带 BOM）编码，Excel 可直接打开。"
 )
 if view.scope.level == "district":
-    st.info("信用评定公示表按行政村张贴：请在左侧选择乡镇和行政村后下载。", icon="ℹ️")
+    st.info("信用评定公示表按行政村张贴：请在左侧选择乡镇和行政村后下载。", icon=":material/info:")
 
 for report, description in REPORTS.items():
     spec = export.REPORT_SPECS[report]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 import streamlit as st
 
@@ -39,7 +41,11 @@ if current.height == 0:
     st.stop()
 now = current.row(0, named=True)
 before = previous.row(0, named=True) if previous is not None and previous.height else {}
-versus = f"较{fmt.month_label(previous_as_of)}" if previous_as_of else ""
+versus = ""
+if previous_as_of:
+    last_month = (view.as_of.replace(day=1) - timedelta(days=1)).replace(day=1)
+    is_last_month = previous_as_of.replace(day=1) == last_month
+    versus = "较上月" if is_last_month else f"较{fmt.month_label(previous_as_of)}"
 line = ui.policy_rate(view, "village_breaker_rate_pct")
 
 
@@ -66,29 +72,32 @@ def wan(value):
     return fmt.wan(value)
 
 
-def rate_points(value):
-    return fmt.number(value * 100, 2) + " 个百分点" if value is not None else fmt.MISSING
+def card_slots():
+    """Card columns, five a row (four in meeting mode, where the numbers are larger)."""
+    per_row = 4 if view.meeting else 5
+    while True:
+        yield from st.columns(per_row)
 
 
-row_one = st.columns(5)
+slot = card_slots()
 card(
-    row_one[0],
+    next(slot),
     "评级农户",
     "households_rated",
     households,
     help="有信用信息采集、已评分的农户（R-S1）",
 )
-card(row_one[1], "信用户（A级及以上）", "households_credit", households)
-card(row_one[2], "授信总额", "credit_granted", wan, help="各信用户授信额度之和（R-C1）")
+card(next(slot), "信用户（A级及以上）", "households_credit", households)
+card(next(slot), "授信总额", "credit_granted", wan, help="各信用户授信额度之和（R-C1）")
 card(
-    row_one[3],
+    next(slot),
     "获贷农户",
     "borrowing_households",
     households,
     help="有在贷农户贷款的农户数",
 )
 card(
-    row_one[4],
+    next(slot),
     "建档立卡户获贷率",
     "poor_loan_access_rate",
     fmt.percent,
@@ -98,11 +107,10 @@ card(
     ),
 )
 
-row_two = st.columns(5)
-card(row_two[0], "贷款余额", "outstanding_balance", wan, help="农户贷款在贷余额（R-L1）")
+card(next(slot), "贷款余额", "outstanding_balance", wan, help="农户贷款在贷余额（R-L1）")
 npl_state = "高于" if now["npl_above_line"] else "未超过"
 card(
-    row_two[1],
+    next(slot),
     "不良率",
     "npl_rate",
     fmt.percent,
@@ -113,7 +121,9 @@ if view.scope.level == "village":
     village_status = (
         "熔断" if now["villages_tripped"] else ("预警" if now["villages_watch"] else "正常")
     )
-    row_two[2].metric(
+    if not now["outstanding_balance"]:
+        village_status = "无贷款"
+    next(slot).metric(
         "本村熔断状态",
         ui.STATUS_BADGES.get(village_status, village_status),
         border=True,
@@ -121,7 +131,7 @@ if view.scope.level == "village":
     )
 else:
     card(
-        row_two[2],
+        next(slot),
         "熔断村 / 熔断乡镇",
         "villages_tripped",
         fmt.count,
@@ -135,14 +145,14 @@ else:
         ),
     )
 card(
-    row_two[3],
+    next(slot),
     f"信用村（{now['title_year']}年）",
     "credit_villages",
     lambda value: fmt.count(value, "个"),
     help="当年有在贷且最近月末不良率不超过3%的行政村（R-T1）",
 )
 card(
-    row_two[4],
+    next(slot),
     "风险补偿金使用率",
     "fund_utilisation",
     fmt.percent,
@@ -155,7 +165,7 @@ card(
 if now["npl_above_line"]:
     st.error(
         f"不良率 {fmt.percent(now['npl_rate'])} 高于 {line * 100:g}% 熔断线。",
-        icon="🚨",
+        icon=":material/report:",
     )
 
 trend = data.kpi_trend(view.token, view.as_of, view.scope)
@@ -170,7 +180,7 @@ else:
 st.subheader(f"本月需关注（{view.as_of_label}）")
 changes = data.village_changes(view.token, view.as_of, view.scope)
 near = data.townships_near_line(view.token, view.as_of, view.scope)
-icons = {"新增熔断": "🔴", "新增预警": "🟠", "解除熔断": "🟢"}
+icons = {"新增熔断": ":red[●]", "新增预警": ":orange[●]", "解除熔断": ":green[●]"}
 lines = []
 for row in changes.head(12).iter_rows(named=True) if changes.height else []:
     lines.append(
@@ -180,7 +190,7 @@ for row in changes.head(12).iter_rows(named=True) if changes.height else []:
 share_line = ui.policy_rate(view, "township_breaker_share_pct")
 for row in near.iter_rows(named=True):
     lines.append(
-        f"{'🔴' if row['tripped'] else '🟠'} **{row['note']}**：{row['township_name']}，"
+        f"{':red[●]' if row['tripped'] else ':orange[●]'} **{row['note']}**：{row['township_name']}，"
         f"熔断村 {row['villages_tripped']}/{row['villages_total']}"
         f"（{fmt.percent(row['tripped_share'])}，线 {share_line * 100:g}%）"
     )
@@ -189,7 +199,9 @@ if lines:
     if changes.height > 12:
         st.caption(f"另有 {changes.height - 12} 个村状态变化，见下表。")
 else:
-    st.success("本月没有新增熔断或预警的行政村，也没有接近熔断线的乡镇。", icon="✅")
+    st.success(
+        "本月没有新增熔断或预警的行政村，也没有接近熔断线的乡镇。", icon=":material/check_circle:"
+    )
 
 if changes.height:
     with st.expander(f"状态变化的行政村（{changes.height} 个）", expanded=not view.meeting):

@@ -32,14 +32,14 @@ def breadcrumb() -> None:
             )
         )
     current_depth = len(levels) + (1 if view.household else 0)
-    columns = st.columns(current_depth + 2)
-    for depth, (level, label, target) in enumerate(levels):
-        if depth == current_depth - 1:
-            columns[depth].markdown(f"**{label}**")
-        elif columns[depth].button(f"{label} ›", key=f"crumb_{level}", type="tertiary"):
-            ui.go_to(**target)
-    if view.household:
-        columns[len(levels)].markdown(f"**农户 {view.household}**")
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        for depth, (level, label, target) in enumerate(levels):
+            if depth == current_depth - 1:
+                st.markdown(f"**{label}**", width="content")
+            elif st.button(f"{label} ›", key=f"crumb_{level}", type="tertiary"):
+                ui.go_to(**target)
+        if view.household:
+            st.markdown(f"**农户 {view.household}**", width="content")
 
 
 def area_list() -> None:
@@ -148,7 +148,7 @@ def household_view(household_id: str) -> None:
     columns[4].metric("贷款余额", fmt.yuan(row["outstanding_principal"]), border=True)
     columns[5].metric("最长逾期天数", f"{row['max_dpd']} 天", border=True)
     for veto in row["vetoes"] or []:
-        st.error(fmt.VETO_WORDS.get(veto, veto), icon="⛔")
+        st.error(fmt.VETO_WORDS.get(veto, veto), icon=":material/block:")
 
     steps = fmt.score_steps(row, data.policy(view.token))
     left, right = st.columns([3, 2])

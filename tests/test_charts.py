@@ -196,8 +196,9 @@ def test_waterfall_starts_at_the_base_and_totals_at_the_final_score():
     figure = charts.score_waterfall(steps)
     waterfall = figure.data[0]
     assert list(waterfall.measure) == ["absolute", "relative", "relative", "total"]
-    assert list(waterfall.y)[:3] == [80, 3, -10]
-    assert list(waterfall.x)[2] == "征信及贷款逾期2次 −10"
+    assert waterfall.orientation == "h"
+    assert list(waterfall.x)[:3] == [80, 3, -10]
+    assert list(waterfall.y)[2] == "征信及贷款逾期2次 −10"
     assert list(waterfall.text) == ["80", "+3", "−10", "73"]
 
 
