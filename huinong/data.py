@@ -1045,17 +1045,24 @@ _HOUSEHOLD_COLUMNS = """
     scores.credit_stopped,
 """
 
+# Column names common to household_scores and the household lists, so the same ordering picks
+# the rows (before the joins, with the limit) and orders the list.
 _ORDERINGS = {
-    "household": "scores.village_code, scores.household_id",
-    "score_desc": "scores.score desc, scores.household_id",
-    "score_asc": "scores.score asc, scores.household_id",
-    "dpd_desc": "scores.max_dpd desc, scores.outstanding_principal desc, scores.household_id",
-    "outstanding_desc": "scores.outstanding_principal desc, scores.household_id",
+    "household": "village_code, household_id",
+    "score_desc": "score desc, household_id",
+    "score_asc": "score asc, household_id",
+    "dpd_desc": "max_dpd desc, outstanding_principal desc, household_id",
+    "outstanding_desc": "outstanding_principal desc, household_id",
 }
 HOUSEHOLD_ORDERINGS = tuple(_ORDERINGS)
 
 
-def _households_sql(scope: Scope, where: str = "", order: str = "household") -> str:
+def _households_sql(
+    scope: Scope, where: str = "", order: str = "household", limited: bool = False
+) -> str:
+    """Households of the scope with names. ``limited``: only the first $limit rows in this
+    order, picked before the joins (a page shows at most MAX_ROWS; a download streams all)."""
+    first_rows = f"order by {_ORDERINGS[order]} limit $limit" if limited else ""
     return f"""
         with
 
@@ -1063,6 +1070,7 @@ def _households_sql(scope: Scope, where: str = "", order: str = "household") -> 
             select *
             from main.household_scores
             where as_of = $as_of {scope.where_sql()} {where}
+            {first_rows}
         ),
 
         names as (
@@ -1105,7 +1113,7 @@ def households(
     DPD, vetoes), at most ``limit`` (≤ MAX_ROWS) rows in the given order."""
     if order not in _ORDERINGS:
         raise ValueError(order)
-    sql = _households_sql(scope, order=order) + " limit $limit"
+    sql = _households_sql(scope, order=order, limited=True)
     return _frame(token, sql, {"as_of": as_of, "limit": min(limit, MAX_ROWS), **scope.params()})
 
 
@@ -1114,16 +1122,16 @@ def credit_stops(
     token: Warehouse, as_of: date, scope: Scope, limit: int = MAX_ROWS
 ) -> pl.DataFrame:
     """Households under a credit stop (R-C2 / R-B3) with the reason, at most ``limit`` rows."""
-    sql = _credit_stops_sql(scope) + " limit $limit"
+    sql = _credit_stops_sql(scope, limited=True)
     return _frame(token, sql, {"as_of": as_of, "limit": min(limit, MAX_ROWS), **scope.params()})
 
 
-def _credit_stops_sql(scope: Scope) -> str:
+def _credit_stops_sql(scope: Scope, limited: bool = False) -> str:
     return f"""
         with
         {_stop_reason_sql(scope)}
         stopped as (
-            select * from ({_households_sql(scope, where="and credit_stopped")})
+            select * from ({_households_sql(scope, where="and credit_stopped", limited=limited)})
         )
 
         select
@@ -1354,7 +1362,8 @@ REPORTS = ("township_summary", "village_breaker", "credit_households", "grade_no
 DOWNLOADS = (*REPORTS, "households", "credit_stops")
 
 
-def _report_sql(report: str, scope: Scope) -> str:
+def _report_sql(report: str, scope: Scope, limited: bool = False) -> str:
+    """The SQL of a report or full list; ``limited``: the first $limit households only."""
     if report == "township_summary":
         return f"""
             select
@@ -1400,23 +1409,23 @@ def _report_sql(report: str, scope: Scope) -> str:
             select township_name, village_name, household_id, head_name, head_id_number,
                 registered_poor, score, grade, credit_limit, available_credit,
                 outstanding_principal,
-            from ({_households_sql_with_id(scope, where="and credit_limit > 0")})
+            from ({_households_sql_with_id(scope, "and credit_limit > 0", limited)})
         """
     if report == "grade_notice":
         return f"""
             select village_name, household_id, head_name, head_id_number, score, grade,
                 credit_limit,
-            from ({_households_sql_with_id(scope)})
+            from ({_households_sql_with_id(scope, "", limited)})
         """
     if report == "households":
-        return _households_sql(scope)
+        return _households_sql(scope, limited=limited)
     if report == "credit_stops":
-        return _credit_stops_sql(scope)
+        return _credit_stops_sql(scope, limited=limited)
     raise ValueError(report)
 
 
-def _households_sql_with_id(scope: Scope, where: str = "") -> str:
-    return _households_sql(scope, where=where).replace(
+def _households_sql_with_id(scope: Scope, where: str = "", limited: bool = False) -> str:
+    return _households_sql(scope, where=where, limited=limited).replace(
         "register.head_name,", "register.head_name, register.head_id_number,", 1
     )
 
@@ -1449,16 +1458,33 @@ def stream_report(
 @_cached
 def report_preview(token: Warehouse, report: str, as_of: date, scope: Scope, rows: int = 200):
     """The first rows of a report or download (at most MAX_ROWS)."""
-    sql = f"select * from ({_report_sql(report, scope)}) limit $preview_rows"
-    params = {**_report_params(report, as_of, scope), "preview_rows": min(rows, MAX_ROWS)}
+    sql = _report_sql(report, scope, limited=True)
+    if "$limit" not in sql:
+        sql = f"select * from ({sql}) limit $limit"
+    params = {**_report_params(report, as_of, scope), "limit": min(rows, MAX_ROWS)}
     return _frame(token, sql, params)
+
+
+_ROW_COUNTS = {
+    "township_summary": "select count(*) from main.township_breaker where as_of = $as_of {township}",
+    "village_breaker": "select count(*) from main.village_breaker where as_of = $as_of {scope}",
+    "credit_households": (
+        "select count(*) from main.household_scores where as_of = $as_of {scope}"
+        " and credit_limit > 0"
+    ),
+    "grade_notice": "select count(*) from main.household_scores where as_of = $as_of {scope}",
+    "households": "select count(*) from main.household_scores where as_of = $as_of {scope}",
+    "credit_stops": (
+        "select count(*) from main.household_scores where as_of = $as_of {scope} and credit_stopped"
+    ),
+}
 
 
 @_cached
 def report_row_count(token: Warehouse, report: str, as_of: date, scope: Scope) -> int:
-    """How many rows a report or download has."""
-    sql = f"select count(*) from ({_report_sql(report, scope)})"
-    return _frame(token, sql, _report_params(report, as_of, scope)).item()
+    """How many rows a report or download has (counted on the mart, without the joins)."""
+    sql = _ROW_COUNTS[report].format(scope=scope.where_sql(), township=scope.township_where_sql())
+    return _frame(token, sql, {"as_of": as_of, **scope.params()}).item()
 
 
 # ── benchmark ───────────────────────────────────────────────────────────────────────────────
