@@ -1317,24 +1317,30 @@ def loan_history(token: Warehouse, until: date, scope: Scope, loan_id: str) -> p
 
 
 @_cached
-def loan_repayments(token: Warehouse, until: date, loan_id: str) -> pl.DataFrame:
-    """A loan's repayment plan against its payments up to ``until``, as two cumulative step
-    series (on, kind 计划应还/实际还款, amount, cumulative)."""
+def loan_repayments(token: Warehouse, until: date, scope: Scope, loan_id: str) -> pl.DataFrame:
+    """A loan of the scope: its repayment plan against its payments up to ``until``, as two
+    cumulative step series (on_day, kind 计划应还/实际还款, amount, cumulative)."""
     return _frame(
         token,
         f"""
         with
 
+        in_scope as (
+            select distinct loan_id
+            from main.loan_status
+            where as_of <= $until {scope.where_sql()} and loan_id = $loan
+        ),
+
         due as (
             select due_on as on_day, '计划应还' as kind, amount_due as amount
             from {SCHEDULE_SOURCE}
-            where loan_id = $loan
+            where loan_id = (select loan_id from in_scope)
         ),
 
         paid as (
             select paid_on as on_day, '实际还款' as kind, total_paid as amount
             from {REPAYMENTS_SOURCE}
-            where loan_id = $loan and paid_on <= $until
+            where loan_id = (select loan_id from in_scope) and paid_on <= $until
         ),
 
         events as (
@@ -1352,7 +1358,7 @@ def loan_repayments(token: Warehouse, until: date, loan_id: str) -> pl.DataFrame
         group by on_day, kind
         order by kind, on_day
         """,
-        {"until": until, "loan": loan_id},
+        {"until": until, "loan": loan_id, **scope.params()},
     )
 
 
@@ -1601,7 +1607,7 @@ def bench_calls(token: Warehouse) -> list[tuple[str, Callable[[], object]]]:
         ),
         ("household_loans", lambda: raw["household_loans"](token, latest, village, household_id)),
         ("loan_history", lambda: raw["loan_history"](token, latest, village, loan_id)),
-        ("loan_repayments", lambda: raw["loan_repayments"](token, latest, loan_id)),
+        ("loan_repayments", lambda: raw["loan_repayments"](token, latest, village, loan_id)),
         (
             "stream_report[credit_households,township]",
             lambda: sum(

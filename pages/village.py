@@ -209,7 +209,7 @@ def household_view(household_id: str) -> None:
     loan_ids = loans["loan_id"].to_list()
     loan_id = st.selectbox("查看贷款", loan_ids, key=f"loan_pick_{household_id}")
     loan_history = data.loan_history(view.token, view.as_of, view.scope, loan_id)
-    repayments = data.loan_repayments(view.token, view.as_of, loan_id)
+    repayments = data.loan_repayments(view.token, view.as_of, view.scope, loan_id)
     st.plotly_chart(
         charts.loan_repayment(repayments, loan_history, f"贷款 {loan_id}"), width="stretch"
     )
