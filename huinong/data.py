@@ -1003,6 +1003,43 @@ def breaker_history(token: Warehouse, until: date, scope: Scope, months: int = 3
     )
 
 
+@_cached
+def mart_columns(token: Warehouse, mart: str) -> tuple[str, ...]:
+    """The columns a mart has in this warehouse."""
+    frame = _frame(
+        token,
+        """
+        select column_name from information_schema.columns
+        where table_catalog = current_database() and table_schema = 'main' and table_name = $mart
+        order by ordinal_position
+        """,
+        {"mart": mart},
+    )
+    return tuple(frame["column_name"].to_list())
+
+
+def _scores_sql(token: Warehouse, scope: Scope, dates: str, where: str = "") -> str:
+    """household_scores rows of the scope on the given dates ("{t}as_of = $as_of"), with
+    max_dpd: the mart's column, or, in a warehouse whose mart lacks it, the largest DPD of the
+    household's loans on the book that day (loan_status)."""
+    if "max_dpd" in mart_columns(token, "household_scores"):
+        return f"""
+            select * from main.household_scores
+            where {dates.format(t="")} {scope.where_sql()} {where}
+        """
+    return f"""
+        select scores.*, coalesce(dpd.max_dpd, 0) as max_dpd,
+        from main.household_scores as scores
+        left join (
+            select as_of, borrower_id, max(dpd) as max_dpd
+            from main.loan_status
+            where {dates.format(t="")} {scope.where_sql()} and borrower_type = '农户'
+            group by all
+        ) as dpd on scores.as_of = dpd.as_of and scores.household_id = dpd.borrower_id
+        where {dates.format(t="scores.")} {scope.where_sql("scores")} {where}
+    """
+
+
 def _stop_reason_sql(scope: Scope) -> str:
     # R-B3: the reading of the latest month-end on or before as_of decides the stop.
     return f"""
@@ -1058,7 +1095,11 @@ HOUSEHOLD_ORDERINGS = tuple(_ORDERINGS)
 
 
 def _households_sql(
-    scope: Scope, where: str = "", order: str = "household", limited: bool = False
+    token: Warehouse,
+    scope: Scope,
+    where: str = "",
+    order: str = "household",
+    limited: bool = False,
 ) -> str:
     """Households of the scope with names. ``limited``: only the first $limit rows in this
     order, picked before the joins (a page shows at most MAX_ROWS; a download streams all)."""
@@ -1067,9 +1108,7 @@ def _households_sql(
         with
 
         scores as (
-            select *
-            from main.household_scores
-            where as_of = $as_of {scope.where_sql()} {where}
+            {_scores_sql(token, scope, "{t}as_of = $as_of", where)}
             {first_rows}
         ),
 
@@ -1113,7 +1152,7 @@ def households(
     DPD, vetoes), at most ``limit`` (≤ MAX_ROWS) rows in the given order."""
     if order not in _ORDERINGS:
         raise ValueError(order)
-    sql = _households_sql(scope, order=order, limited=True)
+    sql = _households_sql(token, scope, order=order, limited=True)
     return _frame(token, sql, {"as_of": as_of, "limit": min(limit, MAX_ROWS), **scope.params()})
 
 
@@ -1122,16 +1161,17 @@ def credit_stops(
     token: Warehouse, as_of: date, scope: Scope, limit: int = MAX_ROWS
 ) -> pl.DataFrame:
     """Households under a credit stop (R-C2 / R-B3) with the reason, at most ``limit`` rows."""
-    sql = _credit_stops_sql(scope, limited=True)
+    sql = _credit_stops_sql(token, scope, limited=True)
     return _frame(token, sql, {"as_of": as_of, "limit": min(limit, MAX_ROWS), **scope.params()})
 
 
-def _credit_stops_sql(scope: Scope, limited: bool = False) -> str:
+def _credit_stops_sql(token: Warehouse, scope: Scope, limited: bool = False) -> str:
     return f"""
         with
         {_stop_reason_sql(scope)}
         stopped as (
-            select * from ({_households_sql(scope, where="and credit_stopped", limited=limited)})
+            select *
+            from ({_households_sql(token, scope, where="and credit_stopped", limited=limited)})
         )
 
         select
@@ -1238,9 +1278,7 @@ def household(token: Warehouse, as_of: date, scope: Scope, household_id: str) ->
         token,
         f"""
         with scores as (
-            select *
-            from main.household_scores
-            where as_of = $as_of {scope.where_sql()} and household_id = $household
+            {_scores_sql(token, scope, "{t}as_of = $as_of", "and household_id = $household")}
         )
 
         select scores.*, register.head_name, register.head_id_number,
@@ -1264,8 +1302,7 @@ def household_history(
         select
             as_of, is_month_end, score, raw_score, grade, credit_limit, available_credit,
             outstanding_principal, max_dpd, vetoes, credit_stopped,
-        from main.household_scores
-        where as_of <= $until {scope.where_sql()} and household_id = $household
+        from ({_scores_sql(token, scope, "{t}as_of <= $until", "and household_id = $household")})
         order by as_of
         """,
         {"until": until, "household": household_id, **scope.params()},
@@ -1368,7 +1405,7 @@ REPORTS = ("township_summary", "village_breaker", "credit_households", "grade_no
 DOWNLOADS = (*REPORTS, "households", "credit_stops")
 
 
-def _report_sql(report: str, scope: Scope, limited: bool = False) -> str:
+def _report_sql(token: Warehouse, report: str, scope: Scope, limited: bool = False) -> str:
     """The SQL of a report or full list; ``limited``: the first $limit households only."""
     if report == "township_summary":
         return f"""
@@ -1415,23 +1452,25 @@ def _report_sql(report: str, scope: Scope, limited: bool = False) -> str:
             select township_name, village_name, household_id, head_name, head_id_number,
                 registered_poor, score, grade, credit_limit, available_credit,
                 outstanding_principal,
-            from ({_households_sql_with_id(scope, "and credit_limit > 0", limited)})
+            from ({_households_sql_with_id(token, scope, "and credit_limit > 0", limited)})
         """
     if report == "grade_notice":
         return f"""
             select village_name, household_id, head_name, head_id_number, score, grade,
                 credit_limit,
-            from ({_households_sql_with_id(scope, "", limited)})
+            from ({_households_sql_with_id(token, scope, "", limited)})
         """
     if report == "households":
-        return _households_sql(scope, limited=limited)
+        return _households_sql(token, scope, limited=limited)
     if report == "credit_stops":
-        return _credit_stops_sql(scope, limited=limited)
+        return _credit_stops_sql(token, scope, limited=limited)
     raise ValueError(report)
 
 
-def _households_sql_with_id(scope: Scope, where: str = "", limited: bool = False) -> str:
-    return _households_sql(scope, where=where, limited=limited).replace(
+def _households_sql_with_id(
+    token: Warehouse, scope: Scope, where: str = "", limited: bool = False
+) -> str:
+    return _households_sql(token, scope, where=where, limited=limited).replace(
         "register.head_name,", "register.head_name, register.head_id_number,", 1
     )
 
@@ -1449,7 +1488,7 @@ def stream_report(
     token: Warehouse, report: str, as_of: date, scope: Scope, batch_rows: int = STREAM_BATCH_ROWS
 ) -> Iterator[pl.DataFrame]:
     """The full rows of a report or download, streamed from SQL in batches (not cached)."""
-    sql = _report_sql(report, scope)
+    sql = _report_sql(token, report, scope)
     cursor = _cursor(token)
     try:
         params = _used(sql, _report_params(report, as_of, scope))
@@ -1464,7 +1503,7 @@ def stream_report(
 @_cached
 def report_preview(token: Warehouse, report: str, as_of: date, scope: Scope, rows: int = 200):
     """The first rows of a report or download (at most MAX_ROWS)."""
-    sql = _report_sql(report, scope, limited=True)
+    sql = _report_sql(token, report, scope, limited=True)
     if "$limit" not in sql:
         sql = f"select * from ({sql}) limit $limit"
     params = {**_report_params(report, as_of, scope), "limit": min(rows, MAX_ROWS)}

@@ -23,6 +23,9 @@ from streamlit.testing.v1 import AppTest
 from huinong import REPO_ROOT
 
 APP = REPO_ROOT / "app.py"
+
+# The app hides error details from users (.streamlit/config.toml); a failing test shows them.
+st.config.set_option("client.showErrorDetails", "full")
 PAGE_FILES = {
     "overview": None,
     "grades": "pages/grades.py",
