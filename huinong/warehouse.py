@@ -64,29 +64,29 @@ def connect_for_build(path: Path) -> duckdb.DuckDBPyConnection:
         config={
             "memory_limit": BUILD_MEMORY_LIMIT,
             "threads": BUILD_THREADS,
-            "preserve_insertion_order": False,
             "temp_directory": str(temp_dir),
         },
     )
 
 
-def latest_data_date(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The default as-of date: the latest date of something that happened in the data.
+def data_date_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    """The earliest and latest dates of something that happened in the data.
 
     Collections, disbursements, payments and write-offs count; scheduled due dates and maturities
-    lie in the future and are not "data dates" (see int_snapshot_dates).
+    lie in the future and are not "data dates" (see int_snapshot_dates). The latest is the default
+    as-of date.
     """
     row = con.execute(
         """
-        select max(data_on) from (
-            select max(collected_on) as data_on from raw.households
-            union all select max(disbursed_on) from raw.loans
-            union all select max(written_off_on) from raw.loans
-            union all select max(paid_on) from raw.repayments
+        select min(first_on), max(last_on) from (
+            select min(collected_on) as first_on, max(collected_on) as last_on from raw.households
+            union all select min(disbursed_on), max(disbursed_on) from raw.loans
+            union all select min(written_off_on), max(written_off_on) from raw.loans
+            union all select min(paid_on), max(paid_on) from raw.repayments
         )
         """
     ).fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else (None, None)
 
 
 def load_policy(policy_file: Path | None) -> dict:
@@ -235,7 +235,7 @@ def build(
         con = connect_for_build(building)
         try:
             summary = load_raw(raw_dir, con, progress=progress)
-            data_as_of = latest_data_date(con)
+            data_start, data_as_of = data_date_range(con)
         finally:
             con.close()
         stages["intake"] = time.perf_counter() - clock
@@ -249,7 +249,11 @@ def build(
 
         progress("[2/4] 计算评分、贷款状态、熔断与汇总（dbt）")
         clock = time.perf_counter()
-        dbt_vars = {**policy, "as_of": build_as_of.isoformat()}
+        dbt_vars = {
+            **policy,
+            "as_of": build_as_of.isoformat(),
+            "data_start": data_start.isoformat(),
+        }
         listener = run_dbt(
             building,
             ["build", "--exclude-resource-type", "unit_test"],

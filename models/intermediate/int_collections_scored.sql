@@ -106,6 +106,19 @@ scored as (
         coalesce(credit_npl_count, 0) as credit_npl_count,
         -- R-S4 D6 and R-S6 V2 inputs (D6's window depends on D).
         enforcement_ended_on,
+        -- R-C3: the last day D on which the record still counts, i.e. the last D whose same
+        -- calendar day three years earlier (29 February -> 28 February) is not after the end.
+        -- Three years after the end, or one day more when that day still maps back onto the end
+        -- (a record that ended on 28 February 2021 counts on 29 February 2024).
+        case
+            when
+                cast(
+                    cast(enforcement_ended_on + interval {{ var('enforcement_lookback_years') }} year as date)
+                    + 1 - interval {{ var('enforcement_lookback_years') }} year as date
+                ) <= enforcement_ended_on
+                then cast(enforcement_ended_on + interval {{ var('enforcement_lookback_years') }} year as date) + 1
+            else cast(enforcement_ended_on + interval {{ var('enforcement_lookback_years') }} year as date)
+        end as enforcement_counts_until,
         {{ is_yes('dishonest_debtor') }} as is_dishonest_debtor,
         -- R-S6 vetoes known at collection (an empty veto field does not veto).
         {{ is_yes('vice_record') }} as veto_v1_vice,
@@ -118,7 +131,12 @@ final as (
     select
         *,
         a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10
-        + d1 + d2 + d4 + d5 + poor_bonus as collected_points
+        + d1 + d2 + d4 + d5 + poor_bonus as collected_points,
+        -- R-S1: this collection is the latest one from collected_on until the next collection.
+        coalesce(
+            lead(collected_on) over (partition by household_id order by collected_on),
+            date '9999-12-31'
+        ) as valid_until
     from scored
 )
 

@@ -1,7 +1,5 @@
--- The status of every loan on every day the warehouse evaluates: each snapshot date (DATA_CONTRACT)
--- from disbursement until the loan is settled, and — for household loans — each day one of the
--- same household's loans was disbursed (R-X1, R-X2 judge a new loan on its disbursement day).
--- R-L1 outstanding principal and on-book; R-L3 DPD; written-off loans keep their DPD (R-S6 V3).
+-- The status of every loan on every snapshot date (DATA_CONTRACT) from disbursement until the loan
+-- is settled: R-L1 outstanding principal and on-book; R-L3 DPD. Written-off loans keep their DPD.
 with
 
 loans as (
@@ -20,40 +18,15 @@ segments as (
     select * from {{ ref('int_loan_dpd_segments') }}
 ),
 
-snapshot_days as (
+loan_days as (
     select
         loans.loan_id,
-        snapshots.as_of,
-        true as is_snapshot
+        snapshots.as_of
     from loans
     inner join snapshots
         on
             snapshots.as_of >= loans.disbursed_on
             and snapshots.as_of < loans.settled_on
-),
-
-disbursement_days as (
-    select distinct
-        household_loans.loan_id,
-        new_loans.disbursed_on as as_of,
-        false as is_snapshot
-    from loans as new_loans
-    inner join loans as household_loans
-        on
-            new_loans.borrower_id = household_loans.borrower_id
-            and household_loans.is_household_loan
-            and new_loans.disbursed_on >= household_loans.disbursed_on
-            and new_loans.disbursed_on < household_loans.settled_on
-    where
-        new_loans.is_household_loan
-        and new_loans.disbursed_on <= (select max(snapshots.as_of) from snapshots)
-        and new_loans.disbursed_on not in (select snapshots.as_of from snapshots)
-),
-
-loan_days as (
-    select * from snapshot_days
-    union all
-    select * from disbursement_days
 ),
 
 with_principal as (
@@ -83,7 +56,6 @@ final as (
     select
         with_oldest_due.loan_id,
         with_oldest_due.as_of,
-        with_oldest_due.is_snapshot,
         loans.borrower_type,
         loans.borrower_id,
         loans.is_household_loan,

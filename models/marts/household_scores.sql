@@ -4,30 +4,29 @@
 -- village_code is the household's home village (R-B1), the same on every date.
 -- available_credit (R-C2) = max(limit - outstanding on the book, 0), and 0 when the village or
 -- township breaker was tripped at the latest month-end on or before as_of (credit_stopped).
+-- Written year by year (materialization clustered_table): clustered by as_of for the dashboard
+-- without sorting 80M rows at 1M households.
+{{ config(materialized='clustered_table') }}
 with
 
-scores as (
+scores as not materialized (
     select * from {{ ref('int_household_scores_evaluated') }}
-    where is_snapshot
+    where eval_kind = 'snapshot'
 ),
 
-households as (
-    select * from {{ ref('int_households_homed') }}
-),
-
-snapshots as (
+snapshots as not materialized (
     select * from {{ ref('int_snapshot_dates') }}
 ),
 
-village_breaker as (
+village_breaker as not materialized (
     select * from {{ ref('village_breaker') }}
 ),
 
-township_breaker as (
+township_breaker as not materialized (
     select * from {{ ref('township_breaker') }}
 ),
 
-stops as (
+stops as not materialized (
     select
         snapshots.as_of,
         village_breaker.village_code,
@@ -40,13 +39,13 @@ stops as (
             and village_breaker.as_of = township_breaker.as_of
 ),
 
-final as (
+final as not materialized (
     select
         scores.household_id,
         scores.as_of,
         snapshots.is_month_end,
-        households.village_code,
-        households.township_code,
+        scores.village_code,
+        scores.township_code,
         scores.collected_on,
         scores.registered_poor,
         scores.a1,
@@ -74,7 +73,6 @@ final as (
         scores.credit_limit,
         scores.outstanding_principal,
         scores.loans_on_book,
-        scores.max_dpd,
         -- No month-end on or before as_of yet: no breaker reading, nothing stopped.
         coalesce(stops.credit_stopped, false) as credit_stopped,
         case
@@ -83,13 +81,11 @@ final as (
         end as available_credit,
         scores.vetoes
     from scores
-    inner join households on scores.household_id = households.household_id
     inner join snapshots on scores.as_of = snapshots.as_of
     left join stops
         on
             scores.as_of = stops.as_of
-            and households.village_code = stops.village_code
+            and scores.village_code = stops.village_code
 )
 
 select * from final
-order by as_of, township_code, village_code, household_id

@@ -12,6 +12,7 @@ snapshots as (
 
 scores as (
     select * from {{ ref('int_household_scores_evaluated') }}
+    where eval_kind = 'disbursement'
 ),
 
 loan_days as (

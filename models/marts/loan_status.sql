@@ -1,15 +1,17 @@
 -- Contract mart: every loan on the book (R-L1) at every snapshot date, households' and entities'.
+-- Written year by year (materialization clustered_table) so it is clustered by as_of without a sort.
+{{ config(materialized='clustered_table') }}
 with
 
-loan_days as (
+loan_days as not materialized (
     select * from {{ ref('int_loan_days') }}
 ),
 
-snapshots as (
+snapshots as not materialized (
     select * from {{ ref('int_snapshot_dates') }}
 ),
 
-final as (
+final as not materialized (
     select
         loan_days.loan_id,
         loan_days.as_of,
@@ -28,8 +30,7 @@ final as (
         loan_days.dpd > {{ var('npl_dpd_threshold') }} as is_npl
     from loan_days
     inner join snapshots on loan_days.as_of = snapshots.as_of
-    where loan_days.is_snapshot and loan_days.on_book
+    where loan_days.on_book
 )
 
 select * from final
-order by as_of, township_code, village_code, loan_id

@@ -1,0 +1,62 @@
+{#- A table materialization for the big marts (80M rows at 1M households): the model's rows are
+    written one year of as_of at a time, in order. Each year is its own statement, so DuckDB pushes
+    the year filter into the model's inputs and computes (and holds in memory) one year only, and
+    the table comes out clustered by as_of without sorting it: the dashboard's as_of filters skip
+    the other years by zone maps. Catch-all slices before the first and after the last year make
+    sure no row can be lost. Otherwise it behaves like dbt-duckdb's table materialization: build
+    into an intermediate relation, then swap it in; contracts are enforced by create_table_as. -#}
+
+{% macro year_slices(column) -%}
+    {%- set first_year = (var('data_start') or '2017-01-01')[:4] | int -%}
+    {%- set last_year = (var('as_of') or '2030-12-31')[:4] | int -%}
+    {%- set slices = [column ~ " < date '" ~ first_year ~ "-01-01'"] -%}
+    {%- for year in range(first_year, last_year + 1) -%}
+        {%- do slices.append(
+            column ~ " >= date '" ~ year ~ "-01-01' and " ~ column ~ " < date '" ~ (year + 1) ~ "-01-01'"
+        ) -%}
+    {%- endfor -%}
+    {%- do slices.append(column ~ " >= date '" ~ (last_year + 1) ~ "-01-01'") -%}
+    {{ return(slices) }}
+{%- endmacro %}
+
+{% materialization clustered_table, adapter="duckdb" %}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+    {%- set backup_relation = make_backup_relation(
+        target_relation, 'table' if existing_relation is none else existing_relation.type
+    ) -%}
+    {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
+    {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+    {%- set slices = year_slices(config.get('cluster_by', 'as_of')) -%}
+    {% call statement('main') -%}
+        {{ create_table_as(
+            False,
+            intermediate_relation,
+            'select * from (' ~ compiled_code ~ ') as model_rows where ' ~ slices[0]
+        ) }}
+    {%- endcall %}
+    {% for slice in slices[1:] %}
+        {% call statement('slice_' ~ loop.index) -%}
+            insert into {{ intermediate_relation }} by name
+            select * from ({{ compiled_code }}) as model_rows where {{ slice }}
+        {%- endcall %}
+    {% endfor %}
+
+    {% if existing_relation is not none %}
+        {{ adapter.rename_relation(existing_relation, backup_relation) }}
+    {% endif %}
+    {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {% do persist_docs(target_relation, model) %}
+    {{ adapter.commit() }}
+    {{ drop_relation_if_exists(backup_relation) }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

@@ -1,0 +1,153 @@
+-- Every day on which something a household's score depends on changes for one household loan,
+-- with the loan's state from that day on and the change against its previous state:
+-- its outstanding principal on the book (R-L1, R-C2), whether it is overdue (R-L3, veto V3), and
+-- the loan-book events that fall on that day (R-S7: an instalment not covered by the end of its
+-- due date counts from the next day, a first NPL date from that day).
+-- Between two of these days nothing changes, so the household timeline adds these up instead of
+-- evaluating every loan on every day.
+with
+
+loans as (
+    select * from {{ ref('int_loans_summarised') }}
+    where is_household_loan
+),
+
+payment_days as (
+    select * from {{ ref('int_payment_days') }}
+),
+
+segments as (
+    select * from {{ ref('int_loan_dpd_segments') }}
+),
+
+instalments as (
+    select * from {{ ref('int_instalments_covered') }}
+),
+
+-- R-S7: an overdue event counts on D when due_on < D, i.e. from due_on + 1.
+overdue_event_days as (
+    select
+        loan_id,
+        due_on + 1 as changed_on,
+        count(*) as overdue_events
+    from instalments
+    where was_missed
+    group by loan_id, due_on + 1
+),
+
+change_days as (
+    select
+        loan_id,
+        disbursed_on as changed_on
+    from loans
+    union
+    select
+        payment_days.loan_id,
+        payment_days.paid_on as changed_on
+    from payment_days
+    inner join loans on payment_days.loan_id = loans.loan_id
+    union
+    select
+        loan_id,
+        written_off_on as changed_on
+    from loans
+    where written_off_on is not null
+    union
+    -- The oldest uncovered instalment changes when a group of instalments becomes covered …
+    select
+        segments.loan_id,
+        segments.covered_on as changed_on
+    from segments
+    inner join loans on segments.loan_id = loans.loan_id
+    where segments.covered_on < date '9999-12-31'
+    union
+    -- … and DPD turns positive the day after the oldest uncovered instalment's due date.
+    select
+        segments.loan_id,
+        segments.oldest_due_on + 1 as changed_on
+    from segments
+    inner join loans on segments.loan_id = loans.loan_id
+    union
+    select
+        overdue_event_days.loan_id,
+        overdue_event_days.changed_on
+    from overdue_event_days
+    inner join loans on overdue_event_days.loan_id = loans.loan_id
+    union
+    select
+        loan_id,
+        first_npl_on as changed_on
+    from loans
+    where first_npl_on is not null
+),
+
+with_principal as (
+    select
+        change_days.loan_id,
+        change_days.changed_on,
+        coalesce(payment_days.cumulative_principal_paid, 0) as principal_repaid
+    from change_days
+    asof left join payment_days
+        on
+            change_days.loan_id = payment_days.loan_id
+            and change_days.changed_on >= payment_days.paid_on
+),
+
+with_oldest_due as (
+    select
+        with_principal.*,
+        segments.oldest_due_on as oldest_uncovered_due_on
+    from with_principal
+    asof left join segments
+        on
+            with_principal.loan_id = segments.loan_id
+            and with_principal.changed_on < segments.covered_on
+),
+
+states as (
+    select
+        loans.borrower_id as household_id,
+        with_oldest_due.loan_id,
+        with_oldest_due.changed_on,
+        -- R-L1: on the book when not written off by then and more than 1.00 元 is outstanding.
+        case
+            when loans.written_off_on <= with_oldest_due.changed_on then 0
+            when
+                loans.amount - with_oldest_due.principal_repaid > {{ var('book_min_outstanding') }}
+                then loans.amount - with_oldest_due.principal_repaid
+            else 0
+        end as outstanding_on_book,
+        -- R-L3: DPD > 0, on the book or not (R-S6 V3).
+        coalesce(with_oldest_due.oldest_uncovered_due_on < with_oldest_due.changed_on, false)
+            as is_overdue,
+        coalesce(overdue_event_days.overdue_events, 0) as overdue_events,
+        case when loans.first_npl_on = with_oldest_due.changed_on then 1 else 0 end as npl_events
+    from with_oldest_due
+    inner join loans on with_oldest_due.loan_id = loans.loan_id
+    left join overdue_event_days
+        on
+            with_oldest_due.loan_id = overdue_event_days.loan_id
+            and with_oldest_due.changed_on = overdue_event_days.changed_on
+),
+
+final as (
+    select
+        household_id,
+        loan_id,
+        changed_on,
+        outstanding_on_book,
+        is_overdue,
+        overdue_events,
+        npl_events,
+        outstanding_on_book - coalesce(lag(outstanding_on_book) over loan_history, 0)
+            as outstanding_change,
+        cast(outstanding_on_book > 0 as integer)
+        - coalesce(cast(lag(outstanding_on_book) over loan_history > 0 as integer), 0)
+            as loans_on_book_change,
+        cast(is_overdue as integer)
+        - coalesce(cast(lag(is_overdue) over loan_history as integer), 0) as overdue_loans_change
+    from states
+    window loan_history as (partition by loan_id order by changed_on)
+)
+
+select * from final
