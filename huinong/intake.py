@@ -29,13 +29,14 @@ import polars as pl
 
 import huinong
 from huinong.intake_parse import (
+    WHITESPACE_SQL,
     ColumnSql,
     IntakeError,
     StagedFile,
     column_sql,
     inspect_csv,
     inspect_xlsx,
-    normalize_sql,
+    normalised_cell,
     register_nfkc,
     sql_text,
     stage_csv,
@@ -427,52 +428,70 @@ def _scientific_reason(text: str, label: str) -> str:
     )
 
 
-def _id_number_rules(spec: ColumnSql, name: str, label: str) -> None:
+def _checked_code_rules(
+    spec: ColumnSql, name: str, label: str, well_formed: str, check: str, bad_chars: str
+) -> None:
+    """An 18-character code with a check character; the shape and check run first
+    because nearly every code is right."""
     text = f"n_{name}"
     spec.value = f"upper({text})"
-    checksum = " + ".join(
-        f"substr({name}, {position + 1}, 1)::integer * {weight}"
-        for position, weight in enumerate(ID_WEIGHTS)
-    )
     spec.reasons.append(
         f"case when {text} is null then null "
+        f"when {well_formed} then "
+        f"(case when {check} then {sql_text(label + '校验位错误')} end) "
         + _scientific_reason(text, label)
         + f"when strlen({name}) <> 18 then {sql_text(label + '应为18位：')} || {text} "
         f"|| '（现为 ' || length({name}) || ' 位）' "
-        f"when not regexp_full_match({name}, '\\d{{17}}[0-9X]') then "
-        f"{sql_text(label + '格式错误：前17位应为数字，最后一位为数字或X：')} || {text} "
-        f"when substr({sql_text(ID_CHECK)}, (({checksum}) % 11) + 1, 1) <> substr({name}, 18, 1) "
-        f"then {sql_text(label + '校验位错误')} end"
+        f"else {sql_text(label + bad_chars)} || {text} end"
+    )
+
+
+def _id_number_rules(spec: ColumnSql, name: str, label: str) -> None:
+    digits = f"id_{name}"
+    # The first 17 digits as one integer: digit arithmetic on it is far cheaper
+    # than 17 substrings cast one by one, on millions of rows.
+    spec.helpers.append(
+        f"case when strlen(n_{name}) = 18 and regexp_full_match(n_{name}, '\\d{{17}}[0-9Xx]') "
+        f"then left(n_{name}, 17)::bigint end as {digits}"
+    )
+    checksum = " + ".join(
+        f"({digits} // {10 ** (16 - position)} % 10) * {weight}"
+        for position, weight in enumerate(ID_WEIGHTS)
+    )
+    check = f"substr({sql_text(ID_CHECK)}, (({checksum}) % 11) + 1, 1) <> substr({name}, 18, 1)"
+    _checked_code_rules(
+        spec,
+        name,
+        label,
+        f"{digits} is not null",
+        check,
+        "格式错误：前17位应为数字，最后一位为数字或X：",
     )
 
 
 def _credit_code_rules(spec: ColumnSql, name: str, label: str) -> None:
-    text = f"n_{name}"
-    spec.value = f"upper({text})"
     chars = sql_text(CREDIT_CHARS)
     checksum = " + ".join(
         f"(instr({chars}, substr({name}, {position + 1}, 1)) - 1) * {weight}"
         for position, weight in enumerate(CREDIT_WEIGHTS)
     )
-    spec.reasons.append(
-        f"case when {text} is null then null "
-        + _scientific_reason(text, label)
-        + f"when strlen({name}) <> 18 then {sql_text(label + '应为18位：')} || {text} "
-        f"|| '（现为 ' || length({name}) || ' 位）' "
-        f"when not regexp_full_match({name}, '[0-9A-HJ-NPQRTUWXY]{{18}}') then "
-        f"{sql_text(label + '含有不允许的字符（不使用 I、O、Z、S、V）：')} || {text} "
-        f"when substr({chars}, ((31 - ({checksum}) % 31) % 31) + 1, 1) <> substr({name}, 18, 1) "
-        f"then {sql_text(label + '校验位错误')} end"
+    check = f"substr({chars}, ((31 - ({checksum}) % 31) % 31) + 1, 1) <> substr({name}, 18, 1)"
+    _checked_code_rules(
+        spec,
+        name,
+        label,
+        f"strlen({name}) = 18 and regexp_full_match({name}, '[0-9A-HJ-NPQRTUWXY]{{18}}')",
+        check,
+        "含有不允许的字符（不使用 I、O、Z、S、V）：",
     )
 
 
 def _digits_rule(spec: ColumnSql, name: str, label: str, digits: int) -> None:
     text = f"n_{name}"
     spec.reasons.append(
-        f"case when {text} is null then null "
+        f"case when {text} is null or regexp_full_match({text}, '\\d{{{digits}}}') then null "
         + _scientific_reason(text, label)
-        + f"when not regexp_full_match({text}, '\\d{{{digits}}}') then "
-        f"{sql_text(f'{label}应为{digits}位数字：')} || {text} end"
+        + f"else {sql_text(f'{label}应为{digits}位数字：')} || {text} end"
     )
 
 
@@ -563,10 +582,15 @@ class _IntakeRun:
 
     def execute(self, *, keep_quarantine: bool) -> IntakeSummary:
         self._create_outputs()
+        self._temp("_hn_x")
+        # Reasons found beyond a row's own cells (duplicates, references, cascades), in order.
+        self.con.execute(
+            "create or replace temp table _hn_x "
+            "(source_file varchar, _seq integer, _row integer, reason varchar)"
+        )
         for index, source in enumerate(self.sources):
             self.staged[index] = self._stage(index, source)
         for raw_file in RAW_FILES.values():
-            self._normalise(raw_file)
             self._validate(raw_file)
         self._cross_file_rules()
         self._publish()
@@ -575,8 +599,8 @@ class _IntakeRun:
     # Reading ------------------------------------------------------------------------------
 
     def _stage(self, index: int, source: _Source) -> StagedFile:
-        table = self._temp(f"_hn_in_{index}")
-        for suffix in ("_scan", "_rejects", "_scans"):
+        table = self._temp(f"_hn_s_{index}")
+        for suffix in ("_raw", "_rejects", "_scans"):
             self.temporaries.append(table + suffix)
         _say(self.progress, f"读取 {source.display_name}…")
         if not source.path.is_file():
@@ -604,85 +628,79 @@ class _IntakeRun:
             if source.raw_file.name == raw_file.name
         ]
 
-    def _normalise(self, raw_file: RawFile) -> None:
-        table = self._temp(f"_hn_n_{raw_file.name}")
-        columns = ", ".join(f"n_{name} varchar" for name in raw_file.column_names)
-        self.con.execute(
-            f"create or replace temp table {table} "
-            f"(_seq integer, _row integer, _shape varchar, {columns})"
-        )
+    def _rows_sql(self, raw_file: RawFile) -> str:
+        """Every non-blank row of every delivery of one file: ``_seq, _row, _shape, n_*``."""
+        parts = []
         for _, source, staged in self._instances(raw_file):
             cells = staging_columns(len(staged.layout.headers))
-            selected = []
-            for name in raw_file.column_names:
-                position = staged.layout.positions.get(name)
-                selected.append("null" if position is None else normalize_sql(cells[position]))
-            blank = " and ".join(f"coalesce(trim({cell}), '') = ''" for cell in cells) or "true"
-            self.con.execute(
-                f"insert into {table} select {source.seq}, _row, _shape, {', '.join(selected)} "
-                f"from {staged.table} where not ({blank} and _overflow is null)"
+            texts = []
+            for column in raw_file.column_names:
+                position = staged.layout.positions.get(column)
+                cell = (
+                    "null"
+                    if position is None
+                    else normalised_cell(cells[position], staged.needs_nfkc)
+                )
+                texts.append(f"{cell} as n_{column}")
+            # Blank rows (Excel's trailing ",,,,") are not rows; their numbers stay used.
+            blank = " and ".join(f"nullif(trim({cell}), '') is null" for cell in cells)
+            parts.append(
+                f"select {source.seq} as _seq, coalesce(_row, rowid + 1)::integer as _row, "
+                f"_shape, {', '.join(texts)} from {staged.table} "
+                f"where not ({blank} and _overflow is null)"
             )
+        return " union all ".join(parts)
 
     def _validate(self, raw_file: RawFile) -> None:
         """Type every cell, give every row its own reasons, settle supersession and duplicates."""
         _say(self.progress, f"校验 {raw_file.name}（{raw_file.label}）…")
+        con = self.con
+        name = raw_file.name
         specs = _column_specs(raw_file)
-        helpers = [helper for spec in specs.values() for helper in spec.helpers]
-        typed = [f"{spec.value} as {name}" for name, spec in specs.items()]
+        helpers = "".join(", " + helper for spec in specs.values() for helper in spec.helpers)
+        typed = ", ".join(f"{spec.value} as {column}" for column, spec in specs.items())
         reasons = ["_shape"]
-        for name in raw_file.column_names:
-            reasons.extend(specs[name].reasons)
+        for column in raw_file.column_names:
+            reasons.extend(specs[column].reasons)
         reasons.extend(_row_rules(raw_file))
         columns = ", ".join(raw_file.column_names)
-        texts = ", ".join(f"n_{name}" for name in raw_file.column_names)
-        table = self._temp(f"_hn_v_{raw_file.name}")
-        supersede = (
-            """latest as (
-                select _key, max(_seq) as _latest_seq from typed
-                where _key is not null group by _key
-            ),
-            marked as (
-                select typed.*, coalesce(typed._seq < latest._latest_seq, false) as _superseded
-                from typed left join latest using (_key)
-            ),"""
-            if self.multi
-            else "marked as (select typed.*, false as _superseded from typed),"
-        )
-        key_label = sql_text(_key_label(raw_file) + "重复：与第 ")
-        kept_texts = "".join(f", n_{name} as _text_{name}" for name in _message_texts(raw_file))
-        self.con.execute(
+        kept = "".join(f", n_{column} as _text_{column}" for column in _message_texts(raw_file))
+        table = self._temp(f"_hn_v_{name}")
+        # Layered projections: normalised text, then helpers, then typed values, then
+        # the reasons, which read all three.
+        con.execute(
             f"""create or replace temp table {table} as
-            with helped as (
-                select *{"".join(", " + helper for helper in helpers)}
-                from _hn_n_{raw_file.name}
-            ),
-            valued as (
-                select *, {", ".join(typed)} from helped
-            ),
-            typed as (
-                select _seq, _row, {columns}, {texts},
-                    {_key_sql(raw_file)} as _key,
-                    list_filter([{", ".join(reasons)}], lambda reason: reason is not null) as _own
-                from valued
-            ),
-            {supersede}
-            duplicates as (
-                select _key, list(_row order by _row) as _rows from marked
+            select _seq, _row, {columns}{kept},
+                {_key_sql(raw_file)} as _key,
+                false as _superseded,
+                list_filter([{", ".join(reasons)}], lambda reason: reason is not null) as _reasons
+            from (
+                select *, {typed} from (select *{helpers} from ({self._rows_sql(raw_file)}))
+            )"""
+        )
+        if self.multi:
+            con.execute(
+                f"""update {table} set _superseded = true
+                from (select _key, max(_seq) as _latest_seq from {table}
+                      where _key is not null group by _key) latest
+                where {table}._key = latest._key and {table}._seq < latest._latest_seq"""
+            )
+        key_label = sql_text(_key_label(raw_file) + "重复：与第 ")
+        con.execute(
+            f"""insert into _hn_x
+            select '{name}', row._seq, row._row, {key_label}
+                || array_to_string(list_slice(list_filter(
+                    duplicates._rows, lambda other: other <> row._row), 1, {DETAIL_ROWS}), '、')
+                || case when len(duplicates._rows) - 1 > {DETAIL_ROWS}
+                    then ' 等 ' || (len(duplicates._rows) - 1) || ' 行相同' else ' 行相同' end
+            from {table} row
+            join (
+                select _key, list(_row order by _row) as _rows from {table}
                 where not _superseded and _key is not null
                 group by _key having count(*) > 1
-            ),
-            final as (
-                select marked.* exclude (_own, {texts}),
-                    case when duplicates._key is null or marked._superseded then marked._own
-                    else list_append(marked._own, {key_label}
-                        || array_to_string(list_slice(list_filter(
-                            duplicates._rows, lambda other: other <> marked._row), 1, {DETAIL_ROWS}), '、')
-                        || case when len(duplicates._rows) - 1 > {DETAIL_ROWS}
-                            then ' 等 ' || (len(duplicates._rows) - 1) || ' 行相同' else ' 行相同' end)
-                    end as _reasons{kept_texts}
-                from marked left join duplicates using (_key)
-            )
-            select * from final"""
+            ) duplicates using (_key)
+            where not row._superseded
+            order by row._seq, row._row"""
         )
 
     # Rules across files ---------------------------------------------------------------------
@@ -690,33 +708,34 @@ class _IntakeRun:
     def _cross_file_rules(self) -> None:
         con = self.con
         _say(self.progress, "核对各表之间的对应关系…")
-        self._temp("_hn_x")
-        con.execute(
-            "create or replace temp table _hn_x "
-            "(source_file varchar, _seq integer, _row integer, reason varchar)"
-        )
+
+        def flagged(name: str) -> str:
+            return f"(select distinct _seq, _row from _hn_x where source_file = '{name}')"
 
         def settled(name: str) -> str:
-            """Rows of a file that are loaded so far (own reasons and cross reasons both empty)."""
+            """Rows of a file loaded so far: no reason of their own, none found since."""
             return (
-                f"(select v.* from _hn_v_{name} v anti join "
-                f"(select _seq, _row from _hn_x where source_file = '{name}') x using (_seq, _row) "
+                f"(select v.* from _hn_v_{name} v anti join {flagged(name)} x using (_seq, _row) "
                 f"where not v._superseded and len(v._reasons) = 0)"
             )
+
+        def current(name: str) -> str:
+            return f"(select * from _hn_v_{name} where not _superseded)"
 
         for dependant in ("households", "entities"):
             con.execute(
                 f"""insert into _hn_x
-                select '{dependant}', d._seq, d._row,
+                select '{dependant}', row._seq, row._row,
                     case when known.village_code is not null
-                        then '所属行政村已被隔离：' || d.village_code
-                        else '行政村代码在行政区划中不存在：' || d.village_code end
-                from _hn_v_{dependant} d
-                left join {settled("villages")} ok using (village_code)
-                left join (select distinct village_code from _hn_v_villages
-                           where not _superseded) known using (village_code)
-                where not d._superseded and ok.village_code is null
-                    and regexp_full_match(d.village_code, '\\d{{12}}')"""
+                        then '所属行政村已被隔离：' || row.village_code
+                        else '行政村代码在行政区划中不存在：' || row.village_code end
+                from {current(dependant)} row
+                left join (select distinct village_code from {settled("villages")}) ok
+                    using (village_code)
+                left join (select distinct village_code from {current("villages")}) known
+                    using (village_code)
+                where ok.village_code is null and regexp_full_match(row.village_code, '\\d{{12}}')
+                order by row._seq, row._row"""
             )
 
         borrowers = (
@@ -730,70 +749,80 @@ class _IntakeRun:
                     case when known.{key} is not null
                         then '{who}已被隔离：' || loan.borrower_id
                         else '借款人编号在{where}中不存在：' || loan.borrower_id end
-                from _hn_v_loans loan
+                from {current("loans")} loan
                 left join (select distinct {key} from {settled(table)}) ok
                     on ok.{key} = loan.borrower_id
-                left join (select distinct {key} from _hn_v_{table} where not _superseded) known
+                left join (select distinct {key} from {current(table)}) known
                     on known.{key} = loan.borrower_id
-                where not loan._superseded and loan.borrower_type = '{borrower_type}'
-                    and loan.borrower_id is not null and ok.{key} is null"""
+                where loan.borrower_type = '{borrower_type}' and ok.{key} is null
+                order by loan._seq, loan._row"""
             )
 
         # A quarantined instalment leaves the plan incomplete, so its loan cannot be read either.
         con.execute(
             f"""insert into _hn_x
-            with plan as (
+            with instalments as (
+                select row.*, len(row._reasons) > 0 or x._row is not null as bad
+                from {current("schedule")} row
+                left join {flagged("schedule")} x using (_seq, _row)
+                where row.loan_id is not null
+            ),
+            plan as (
                 select loan_id,
-                    count(*) filter (where len(_reasons) > 0) as bad_rows,
+                    count(*) filter (where bad) as bad_rows,
                     list(coalesce(installment_no::varchar, _text_installment_no, '?')
-                         order by installment_no, _row) filter (where len(_reasons) > 0) as bad_numbers,
-                    sum(principal_due) filter (where len(_reasons) = 0) as principal_total
-                from _hn_v_schedule
-                where not _superseded and loan_id is not null
+                         order by installment_no, _row) filter (where bad) as bad_numbers,
+                    sum(principal_due) filter (where not bad) as principal_total
+                from instalments
                 group by loan_id
             )
             select 'loans', loan._seq, loan._row,
                 case when plan.loan_id is null then '还款计划中没有该贷款的任何期次'
                     when plan.bad_rows > 0 then '还款计划不完整：第 '
                         || array_to_string(list_slice(plan.bad_numbers, 1, {DETAIL_ROWS}), '、')
+                        || case when plan.bad_rows > {DETAIL_ROWS} then ' 等 ' || plan.bad_rows
+                            else '' end
                         || ' 期已被隔离'
                     when loan.amount is not null and plan.principal_total <> loan.amount
                         then '还款计划应还本金合计与贷款金额不符：合计 '
                         || format('{{:,.2f}}', plan.principal_total) || ' 元，贷款金额 '
                         || format('{{:,.2f}}', loan.amount) || ' 元'
                 end as reason
-            from _hn_v_loans loan left join plan using (loan_id)
-            where not loan._superseded and loan.loan_id is not null
-                and reason is not null"""
+            from {current("loans")} loan left join plan using (loan_id)
+            where loan.loan_id is not null and reason is not null
+            order by loan._seq, loan._row"""
         )
 
         quarantined_loans = (
-            "(select distinct loan_id from _hn_v_loans v left join "
-            "(select _seq, _row from _hn_x where source_file = 'loans') x using (_seq, _row) "
-            "where not v._superseded and v.loan_id is not null "
-            "and (len(v._reasons) > 0 or x._row is not null))"
+            f"(select distinct loan_id from {current('loans')} loan "
+            f"left join {flagged('loans')} x using (_seq, _row) "
+            f"where loan.loan_id is not null and (len(loan._reasons) > 0 or x._row is not null))"
         )
         for dependant in ("schedule", "repayments"):
+            # A row already quarantined for its own sake is not told again about its loan.
             con.execute(
                 f"""insert into _hn_x
-                select '{dependant}', d._seq, d._row,
-                    case when gone.loan_id is not null then '所属贷款已被隔离：' || d.loan_id
-                        else '贷款编号在贷款台账中不存在：' || d.loan_id end
-                from _hn_v_{dependant} d
-                left join (select distinct loan_id from _hn_v_loans where not _superseded) known
-                    using (loan_id)
+                select '{dependant}', row._seq, row._row,
+                    case when known.loan_id is null then '贷款编号在贷款台账中不存在：' || row.loan_id
+                        else '所属贷款已被隔离：' || row.loan_id end
+                from {current(dependant)} row
+                left join (select distinct loan_id from {current("loans")}) known using (loan_id)
                 left join {quarantined_loans} gone using (loan_id)
-                where not d._superseded and d.loan_id is not null
+                left join {flagged(dependant)} x using (_seq, _row)
+                where row.loan_id is not null
                     and (known.loan_id is null
-                         or (gone.loan_id is not null and len(d._reasons) = 0))"""
+                         or (gone.loan_id is not null and len(row._reasons) = 0
+                             and x._row is null))
+                order by row._seq, row._row"""
             )
         con.execute(
             f"""insert into _hn_x
             select 'repayments', payment._seq, payment._row,
                 '还款日期早于放款日期：' || payment._text_paid_on || ' / ' || loan._text_disbursed_on
-            from _hn_v_repayments payment
+            from {current("repayments")} payment
             join {settled("loans")} loan using (loan_id)
-            where not payment._superseded and payment.paid_on < loan.disbursed_on"""
+            where payment.paid_on < loan.disbursed_on
+            order by payment._seq, payment._row"""
         )
 
     # Publishing -----------------------------------------------------------------------------
@@ -852,25 +881,27 @@ class _IntakeRun:
         con = self.con
         name = raw_file.name
         layout = staged.layout
-        cells = staging_columns(len(layout.headers))
-        keys = layout.json_keys()
         params: dict[str, object] = {
             "source_file": name,
             "file_name": source.file_name,
             "delivery_id": source.delivery_id,
             "seq": source.seq,
         }
+        as_read = {
+            position: f"coalesce(s.{cell}, '')"
+            for position, cell in enumerate(staging_columns(len(layout.headers)))
+        }
         pairs = []
-        for position, (key, cell) in enumerate(zip(keys, cells, strict=True)):
+        for position, key in enumerate(layout.json_keys()):
             params[f"k{position}"] = key
-            pairs.append(f"$k{position}, coalesce(s.{cell}, '')")
+            pairs.append(f"$k{position}, {as_read[position]}")
         cells_json = ", ".join(pairs)
         original = (
             f"case when s._overflow is null then json_object({cells_json}) "
             f"else json_object({cells_json}, '（多出的字段）', s._overflow) end"
         )
         record_key = f" || '{KEY_SEPARATOR}' || ".join(
-            f"coalesce(s.{cells[layout.positions[key]]}, '')" for key in raw_file.key
+            as_read[layout.positions[key]] for key in raw_file.key
         )
         con.execute(
             f"""insert into raw.quarantine
@@ -886,7 +917,8 @@ class _IntakeRun:
                 where v._seq = $seq and not v._superseded
                     and (len(v._reasons) > 0 or x.reasons is not null)
             ) q
-            join {staged.table} s on s._row = q._row
+            join (select coalesce(_row, rowid + 1)::integer as _row_number, *
+                  from {staged.table}) s on s._row_number = q._row
             order by q._row""",
             params,
         )
@@ -916,14 +948,11 @@ class _IntakeRun:
             },
         )
         if layout.extras:
-            blank = " and ".join(f"coalesce(trim({cell}), '') = ''" for cell in cells)
             filled = ", ".join(
-                f"count(*) filter (where coalesce(trim({cells[position]}), '') <> '')"
+                f"count(*) filter (where nullif(trim(c{position}, {WHITESPACE_SQL}), '') is not null)"
                 for position in layout.extras
             )
-            values = con.execute(
-                f"select {filled} from {staged.table} where not ({blank})"
-            ).fetchone()
+            values = con.execute(f"select {filled} from {staged.table}").fetchone()
             for position, count in zip(layout.extras, values, strict=True):
                 con.execute(
                     "insert into raw.extra_columns values ($s, $f, $c, $n, $d)",

@@ -15,6 +15,7 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import itertools
 import math
 import re
 import sys
@@ -104,14 +105,6 @@ def register_nfkc(con: duckdb.DuckDBPyConnection) -> None:
 def unregister_nfkc(con: duckdb.DuckDBPyConnection) -> None:
     with contextlib.suppress(duckdb.Error):
         con.remove_function(NFKC_FUNCTION)
-
-
-def normalize_sql(cell: str) -> str:
-    """SQL for a normalised cell: Python NFKC only where a character needs it, else trim."""
-    return (
-        f"nullif(case when regexp_matches({cell}, '{nfkc_sensitive_class()}') "
-        f"then {NFKC_FUNCTION}({cell}) else trim({cell}) end, '')"
-    )
 
 
 # --- Headers -------------------------------------------------------------------------------
@@ -234,23 +227,46 @@ def find_header_row(raw_file: RawFile, rows: list[list], display_name: str) -> i
 
 @dataclass
 class StagedFile:
-    """One raw file read into a staging table ``_row, _shape, _overflow, c0 … cN`` (all text)."""
+    """One raw file in a staging table of text cells as read: ``_row`` (NULL where the
+    row number is rowid + 1), ``_shape`` (a reason when the row's field count is off),
+    ``_overflow`` (fields past the header) and ``c0 … cN`` in the file's column order.
+    """
 
     table: str
     layout: FileLayout
     rows: int
+    needs_nfkc: bool
     fallback: bool = False
+
+
+WHITESPACE_SQL = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
 
 
 def staging_columns(count: int) -> list[str]:
     return [f"c{position}" for position in range(count)]
 
 
-def _create_staging(con: duckdb.DuckDBPyConnection, table: str, count: int) -> None:
-    cells = ", ".join(f"{name} varchar" for name in staging_columns(count))
+def normalised_cell(cell: str, nfkc: bool) -> str:
+    """SQL for a cell's normalised text: NFKC, surrounding whitespace trimmed, '' as NULL."""
+    if not nfkc:
+        # The file holds no character NFKC would change and no tab or form feed
+        # (read_text checked), so only spaces can surround a value; trim() of
+        # spaces alone is several times faster than trim() of a character set.
+        return f"nullif(trim({cell}), '')"
+    trimmed = f"trim({cell}, {WHITESPACE_SQL})"
+    # Only non-ASCII cells holding a character NFKC would change pay for the Python call.
+    return (
+        f"nullif(case when strlen({cell}) <> length({cell}) "
+        f"and regexp_matches({cell}, '{nfkc_sensitive_class()}') "
+        f"then {NFKC_FUNCTION}({cell}) else {trimmed} end, '')"
+    )
+
+
+def _create_raw_staging(con: duckdb.DuckDBPyConnection, table: str, count: int) -> None:
+    cells = "".join(f", {name} varchar" for name in staging_columns(count))
     con.execute(
         f"create or replace temp table {table} "
-        f"(_row integer, _shape varchar, _overflow varchar{', ' if cells else ''}{cells})"
+        f"(_row integer, _shape varchar, _overflow varchar{cells})"
     )
 
 
@@ -279,44 +295,71 @@ def _append_batch(
 DELIMITERS = (",", "\t", ";", "|")
 
 
-def detect_encoding(path: Path, display_name: str) -> str:
-    """'utf-8', 'utf-8-sig', 'utf-16' or 'gb18030' (which covers GBK), by decoding the whole file."""
-    with path.open("rb") as handle:
-        start = handle.read(4)
-    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    encoding = "utf-8-sig" if start.startswith(codecs.BOM_UTF8) else "utf-8"
-    if _decodes(path, encoding):
-        return encoding
-    if _decodes(path, "gb18030"):
-        return "gb18030"
-    raise IntakeError(
-        f"{display_name} 无法识别文字编码：既不是 UTF-8，也不是 GBK/GB18030。"
-        "请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 Excel 工作簿后重新报送"
-    )
+@dataclass
+class TextFile:
+    """A CSV's encoding, a UTF-8 path with its text, and whether any cell may need NFKC."""
+
+    encoding: str
+    utf8_path: Path
+    needs_nfkc: bool
 
 
-def _decodes(path: Path, encoding: str) -> bool:
+_ODD_WHITESPACE = re.compile("[\t\x0b\x0c\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def _needs_nfkc(text: str) -> bool:
+    """Whether some cell may change under normalisation beyond trimming spaces."""
+    return not unicodedata.is_normalized("NFKC", text) or _ODD_WHITESPACE.search(text) is not None
+
+
+def _scan_text(path: Path, encoding: str, sink: io.BufferedWriter | None = None) -> bool | None:
+    """Decode the whole file: whether NFKC would change it, or None when it does not decode."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    needs = False
     try:
         with path.open("rb") as handle:
-            while chunk := handle.read(DECODE_CHUNK_BYTES):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
+            final = False
+            while not final:
+                chunk = handle.read(DECODE_CHUNK_BYTES)
+                final = not chunk
+                text = decoder.decode(chunk, final=final)
+                needs = needs or _needs_nfkc(text)
+                if sink is not None:
+                    sink.write(text.encode("utf-8"))
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
+    return needs
 
 
-def transcode_to_utf8(path: Path, encoding: str, work_dir: Path) -> Path:
-    """A UTF-8 copy for DuckDB's reader, which reads no GBK."""
-    target = Path(tempfile.mkstemp(suffix=".csv", dir=work_dir)[1])
-    decoder = codecs.getincrementaldecoder(encoding)()
-    with path.open("rb") as source, target.open("wb") as sink:
-        while chunk := source.read(DECODE_CHUNK_BYTES):
-            sink.write(decoder.decode(chunk).encode("utf-8"))
-        sink.write(decoder.decode(b"", final=True).encode("utf-8"))
-    return target
+def read_text(path: Path, display_name: str, work_dir: Path | None) -> TextFile:
+    """UTF-8 (with or without BOM) as it is; GBK/GB18030 or UTF-16 transcoded for DuckDB,
+    which reads no GBK. Without ``work_dir`` nothing is written: only decodability is checked.
+    """
+    with path.open("rb") as handle:
+        start = handle.read(4)
+    if not start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-8-sig" if start.startswith(codecs.BOM_UTF8) else "utf-8"
+        needs = _scan_text(path, encoding)
+        if needs is not None:
+            return TextFile(encoding, path, needs)
+    encoding = (
+        "utf-16" if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "gb18030"
+    )
+    if work_dir is None:
+        needs = _scan_text(path, encoding)
+        target = path
+    else:
+        target = Path(tempfile.mkstemp(suffix=".csv", dir=work_dir)[1])
+        with target.open("wb") as sink:
+            needs = _scan_text(path, encoding, sink)
+    if needs is None:
+        if target != path:
+            target.unlink(missing_ok=True)
+        raise IntakeError(
+            f"{display_name} 无法识别文字编码：既不是 UTF-8，也不是 GBK/GB18030。"
+            "请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 Excel 工作簿后重新报送"
+        )
+    return TextFile(encoding, target, needs)
 
 
 def _head_records(path: Path, delimiter: str, encoding: str) -> list[tuple[list[str], int]]:
@@ -375,55 +418,43 @@ def stage_csv(
     display_name: str,
     work_dir: Path,
 ) -> StagedFile:
-    encoding = detect_encoding(path, display_name)
-    dialect = sniff_csv(raw_file, path, encoding, display_name)
+    text = read_text(path, display_name, work_dir)
+    dialect = sniff_csv(raw_file, text.utf8_path, "utf-8", display_name)
     layout = layout_for(raw_file, dialect.headers, display_name)
-    utf8_path = path
-    if encoding not in ("utf-8", "utf-8-sig"):
-        try:
-            utf8_path = transcode_to_utf8(path, encoding, work_dir)
-        except UnicodeDecodeError as error:
-            raise IntakeError(f"{display_name} 无法按 {encoding} 解码：{error.reason}") from error
     count = len(dialect.headers)
     columns = ", ".join(f"'{name}': 'VARCHAR'" for name in staging_columns(count))
     rejects_table, rejects_scan = f"{table}_rejects", f"{table}_scans"
-    scan_table = f"{table}_scan"
-    # Row numbers come from the scan's insertion order (rowid), so the reader must
-    # not drop or reorder rows: a row it rejects sends the file down the Python path.
+    # Row numbers are the staging table's rowid + 1: the scan keeps insertion order
+    # and drops nothing; a row the reader rejects sends the file down the Python path.
     con.execute(
-        f"create or replace temp table {scan_table} as "
-        f"select * from read_csv($path, auto_detect=false, header=true, skip=$skip, "
+        f"create or replace temp table {table} as "
+        f"select null::integer as _row, null::varchar as _shape, null::varchar as _overflow, * "
+        f"from read_csv($path, auto_detect=false, header=true, skip=$skip, "
         f"delim=$delim, quote='\"', escape='\"', columns={{{columns}}}, "
         f"store_rejects=true, rejects_table='{rejects_table}', rejects_scan='{rejects_scan}')",
-        {"path": str(utf8_path), "skip": dialect.skip_lines, "delim": dialect.delimiter},
+        {"path": str(text.utf8_path), "skip": dialect.skip_lines, "delim": dialect.delimiter},
     )
     rejected = con.execute(f"select count(*) from {rejects_table}").fetchone()[0]
     con.execute(f"drop table if exists {rejects_table}")
     con.execute(f"drop table if exists {rejects_scan}")
     if rejected:
-        con.execute(f"drop table {scan_table}")
-        return _stage_csv_python(con, utf8_path, dialect, layout, table)
-    _create_staging(con, table, count)
-    cells = ", ".join(staging_columns(count))
-    con.execute(
-        f"insert into {table} select (rowid + 1)::integer, null, null, {cells} "
-        f"from {scan_table} order by rowid"
-    )
-    con.execute(f"drop table {scan_table}")
+        con.execute(f"drop table {table}")
+        return _stage_csv_python(con, text, dialect, layout, table)
     rows = con.execute(f"select count(*) from {table}").fetchone()[0]
-    return StagedFile(table, layout, rows)
+    return StagedFile(table, layout, rows, text.needs_nfkc)
 
 
 def _stage_csv_python(
     con: duckdb.DuckDBPyConnection,
-    utf8_path: Path,
+    text: TextFile,
     dialect: CsvDialect,
     layout: FileLayout,
     table: str,
 ) -> StagedFile:
     """Exact row numbers and field counts for a CSV whose rows do not all fit the header."""
+    utf8_path = text.utf8_path
     count = len(dialect.headers)
-    _create_staging(con, table, count)
+    _create_raw_staging(con, table, count)
     names = staging_columns(count)
     batch: dict[str, list] = {"_row": [], "_shape": [], "_overflow": [], **{n: [] for n in names}}
     row_number = 0
@@ -451,13 +482,13 @@ def _stage_csv_python(
                 batch = {key: [] for key in batch}
     if batch["_row"]:
         _append_batch(con, table, batch, f"{table}_batch")
-    return StagedFile(table, layout, row_number, fallback=True)
+    return StagedFile(table, layout, row_number, text.needs_nfkc, fallback=True)
 
 
 def inspect_csv(raw_file: RawFile, path: Path, display_name: str) -> FileLayout:
     """The checks a CSV must pass to be readable at all, without reading its rows."""
-    encoding = detect_encoding(path, display_name)
-    dialect = sniff_csv(raw_file, path, encoding, display_name)
+    text = read_text(path, display_name, None)
+    dialect = sniff_csv(raw_file, path, text.encoding, display_name)
     return layout_for(raw_file, dialect.headers, display_name)
 
 
@@ -489,12 +520,51 @@ def _check_xlsx_container(path: Path, display_name: str) -> None:
         raise IntakeError(not_xlsx)
 
 
-def _iter_xlsx(path: Path, display_name: str) -> Iterator[tuple]:
-    """Rows of the first sheet as cell values; formulas give their cached value, never computed."""
+def _has_error_cells(path: Path) -> bool:
+    """Whether any worksheet holds an error cell (#N/A, #REF! …), by scanning its XML bytes."""
+    marker = b't="e"'
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            if not member.filename.startswith("xl/worksheets/") or not member.filename.endswith(
+                ".xml"
+            ):
+                continue
+            with archive.open(member) as handle:
+                tail = b""
+                while chunk := handle.read(1 << 22):
+                    if marker in tail + chunk:
+                        return True
+                    tail = chunk[-len(marker) :]
+    return False
+
+
+def _iter_xlsx(path: Path, display_name: str) -> Iterator[list]:
+    """Rows of the first sheet as cell values; formulas give their cached value, never computed.
+
+    python-calamine (Rust) reads about twenty times faster than openpyxl, but
+    reads an error cell as empty; a workbook with error cells is read by
+    openpyxl, which keeps "#N/A" visible so that the row is quarantined.
+    """
+    _check_xlsx_container(path, display_name)
+    try:
+        from python_calamine import CalamineWorkbook
+    except ImportError:
+        CalamineWorkbook = None  # noqa: N806
+    if CalamineWorkbook is not None and not _has_error_cells(path):
+        try:
+            sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+            rows = sheet.iter_rows()
+        except Exception as error:  # noqa: BLE001 - the Rust reader raises its own types
+            raise IntakeError(f"{display_name} 不是有效的 Excel 工作簿（.xlsx）文件") from error
+        yield from rows
+        return
+    yield from _iter_xlsx_openpyxl(path, display_name)
+
+
+def _iter_xlsx_openpyxl(path: Path, display_name: str) -> Iterator[list]:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
-    _check_xlsx_container(path, display_name)
     try:
         workbook = openpyxl.load_workbook(
             path, read_only=True, data_only=True, keep_vba=False, keep_links=False
@@ -509,7 +579,8 @@ def _iter_xlsx(path: Path, display_name: str) -> Iterator[tuple]:
         reset = getattr(sheet, "reset_dimensions", None)
         if reset is not None:
             reset()
-        yield from sheet.iter_rows(values_only=True)
+        for row in sheet.iter_rows(values_only=True):
+            yield list(row)
     finally:
         workbook.close()
 
@@ -535,6 +606,19 @@ def xlsx_cell_text(value: object, kind: str | None) -> str | None:
     if isinstance(value, dt.timedelta):
         return str(value)
     return str(value)
+
+
+def _cell_converter(kind: str | None) -> Callable[[object], str | None]:
+    """xlsx_cell_text for one column kind, with a short way for the usual float."""
+
+    def convert(value: object) -> str | None:
+        if type(value) is float and value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        if value is None or value == "":
+            return None
+        return xlsx_cell_text(value, kind)
+
+    return convert
 
 
 def _float_text(value: float, kind: str | None) -> str:
@@ -600,17 +684,39 @@ def stage_xlsx(
     kinds: list[str | None] = [None] * count
     for name, position in layout.positions.items():
         kinds[position] = raw_file.column(name).kind
-    _create_staging(con, table, count)
+    _create_raw_staging(con, table, count)
     names = staging_columns(count)
+    needs_nfkc = False
 
     def data_rows() -> Iterator[list]:
         yield from head[header_index + 1 :]
         for row in rows:
             yield list(row)
 
-    batch: dict[str, list] = {"_row": [], "_shape": [], "_overflow": [], **{n: [] for n in names}}
+    pending: list[list] = []
+    numbers: list[int] = []
     row_number = 0
     blanks_pending = 0
+
+    def flush() -> bool:
+        """Write the pending rows column by column; whether any text may need NFKC."""
+        # Transposed, each column converts in one comprehension instead of cell by cell.
+        cells = list(itertools.zip_longest(*pending, fillvalue=None))
+        batch: dict[str, list] = {"_row": numbers, "_shape": [None] * len(numbers)}
+        batch["_overflow"] = [
+            ",".join(xlsx_cell_text(cell, None) for cell in row[count:] if cell not in (None, ""))
+            or None
+            for row in pending
+        ]
+        needs = False
+        for position, name in enumerate(names):
+            convert = _cell_converter(kinds[position])
+            values = cells[position] if position < len(cells) else [None] * len(numbers)
+            batch[name] = [cell if type(cell) is str else convert(cell) for cell in values]
+            needs = needs or _needs_nfkc("\n".join(filter(None, batch[name])))
+        _append_batch(con, table, batch, f"{table}_batch")
+        return needs
+
     for row in data_rows():
         if _blank(row):
             # Numbered only when data follows: Excel keeps formatted empty rows at the end.
@@ -618,21 +724,16 @@ def stage_xlsx(
             continue
         row_number += blanks_pending + 1
         blanks_pending = 0
-        batch["_row"].append(row_number)
-        batch["_shape"].append(None)
-        overflow = [xlsx_cell_text(cell, None) for cell in row[count:] if cell not in (None, "")]
-        batch["_overflow"].append(",".join(text for text in overflow if text) or None)
-        for position, name in enumerate(names):
-            cell = row[position] if position < len(row) else None
-            batch[name].append(xlsx_cell_text(cell, kinds[position]))
-        if len(batch["_row"]) >= XLSX_BATCH_ROWS:
-            _append_batch(con, table, batch, f"{table}_batch")
-            batch = {key: [] for key in batch}
+        numbers.append(row_number)
+        pending.append(row)
+        if len(pending) >= XLSX_BATCH_ROWS:
+            needs_nfkc = flush() or needs_nfkc
+            pending, numbers = [], []
             if progress:
                 progress(row_number)
-    if batch["_row"]:
-        _append_batch(con, table, batch, f"{table}_batch")
-    return StagedFile(table, layout, row_number)
+    if pending:
+        needs_nfkc = flush() or needs_nfkc
+    return StagedFile(table, layout, row_number, needs_nfkc)
 
 
 def _blank(row: list | tuple) -> bool:
@@ -650,6 +751,10 @@ NUMBER_SHAPE = r"-?(\d+(\.\d+)?|\.\d+)"
 TRUE_WORDS = ("是", "有", "y", "yes", "1", "true", "√", "✓", "✔")
 FALSE_WORDS = ("否", "无", "n", "no", "0", "false", "×", "✗", "✘")
 MAX_RATE_DECIMALS = 8
+EXCEL_ERRORS = (
+    "#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
+    "#GETTING_DATA",
+)  # fmt: skip
 
 
 @dataclass
@@ -682,6 +787,10 @@ def column_sql(column: Column, *, minimum_exclusive: bool = False) -> ColumnSql:
 
     if column.kind in ("text",):
         spec.value = text
+        # Other kinds fail to parse an error value anyway; free text would take it in.
+        spec.reasons.append(
+            f"case when {text} in ({_words(EXCEL_ERRORS)}) then {detail('是 Excel 错误值')} end"
+        )
     elif column.kind == "enum":
         choices = ", ".join(sql_text(choice) for choice in column.choices)
         spec.value = f"case when {text} in ({choices}) then {text} end"
@@ -691,47 +800,57 @@ def column_sql(column: Column, *, minimum_exclusive: bool = False) -> ColumnSql:
             f"{detail('不在可选值内')} || {sql_text('（可选：' + allowed + '）')} end"
         )
     elif column.kind == "bool":
+        # 是/否 exactly is nearly every cell; only the rest are lower-cased and looked up.
         spec.value = (
-            f"case when lower({text}) in ({_words(TRUE_WORDS)}) then true "
-            f"when lower({text}) in ({_words(FALSE_WORDS)}) then false end"
+            f"case {text} when '是' then true when '否' then false else "
+            f"(case when lower({text}) in ({_words(TRUE_WORDS)}) then true "
+            f"when lower({text}) in ({_words(FALSE_WORDS)}) then false end) end"
         )
         spec.reasons.append(
             f"case when {text} is not null and {name} is null then {detail('应填“是”或“否”')} end"
         )
     elif column.kind == "date":
         digits = f"d_{name}"
+        # The common ISO spelling goes straight through DuckDB's cast; the rest by regex.
+        iso = f"(strlen({text}) = 10 and substr({text}, 5, 1) = '-' and substr({text}, 8, 1) = '-')"
         spec.helpers.append(
-            f"case when regexp_full_match({text}, {sql_text(DATE_SHAPE)}) "
+            f"case when not {iso} and regexp_full_match({text}, {sql_text(DATE_SHAPE)}) "
             f"then regexp_extract_all({text}, '\\d+') end as {digits}"
         )
-        year = f"(case when strlen({digits}[1]) = 8 then substr({digits}[1], 1, 4) else {digits}[1] end)::bigint"
-        month = f"(case when strlen({digits}[1]) = 8 then substr({digits}[1], 5, 2) else {digits}[2] end)::bigint"
-        day = f"(case when strlen({digits}[1]) = 8 then substr({digits}[1], 7, 2) else {digits}[3] end)::bigint"
+        first = f"{digits}[1]"
+        year = (
+            f"(case when strlen({first}) = 8 then substr({first}, 1, 4) else {first} end)::bigint"
+        )
+        month = f"(case when strlen({first}) = 8 then substr({first}, 5, 2) else {digits}[2] end)::bigint"
+        day = f"(case when strlen({first}) = 8 then substr({first}, 7, 2) else {digits}[3] end)::bigint"
         spec.value = (
-            f"case when {digits} is not null and {year} between 1900 and 2099 "
+            f"case when {iso} then (case when try_cast({text} as date) "
+            f"between date '1900-01-01' and date '2099-12-31' then try_cast({text} as date) end) "
+            f"when {digits} is not null and {year} between 1900 and 2099 "
             f"then try(make_date({year}, {month}, {day})) end"
         )
         spec.reasons.append(
-            f"case when {text} is not null and {digits} is null then {detail('无法识别为日期')} "
-            f"when {digits} is not null and {name} is null then {detail('不是有效日期')} end"
+            f"case when {text} is not null and {name} is null then "
+            f"(case when regexp_full_match({text}, {sql_text(DATE_SHAPE)}) "
+            f"then {detail('不是有效日期')} else {detail('无法识别为日期')} end) end"
         )
     elif column.kind == "amount":
-        cleaned = f"a_{name}"
-        decimals = f"ad_{name}"
-        spec.helpers.append(f"regexp_replace({text}, '^¥|元$', '', 'g') as {cleaned}")
-        spec.helpers.append(
-            f"coalesce(strlen(regexp_extract({text}, '\\.(\\d*)元?$', 1)), 0) as {decimals}"
-        )
+        plain = f"regexp_full_match({text}, '-?\\d+(\\.\\d{{1,2}})?')"
+        cleaned = f"regexp_replace({text}, '^¥|元$', '', 'g')"
+        decimals = f"coalesce(strlen(regexp_extract({cleaned}, '\\.(\\d*)$', 1)), 0)"
         shaped = f"regexp_full_match({cleaned}, {sql_text(AMOUNT_SHAPE)})"
+        # Plain "1234.5" is nearly every cell; separators, 元 and ¥ take the longer way.
         spec.value = (
-            f"case when {shaped} and {decimals} <= 2 "
+            f"case when {plain} then try_cast({text} as decimal(18,2)) "
+            f"when {shaped} and {decimals} <= 2 "
             f"then try_cast(replace({cleaned}, ',', '') as decimal(18,2)) end"
         )
         positive = f"when {name} = 0 then {detail('应大于0')} " if minimum_exclusive else ""
         spec.reasons.append(
-            f"case when {text} is not null and not {shaped} then {detail('无法识别为金额')} "
-            f"when {text} is not null and {decimals} > 2 then {detail('小数位超过两位')} "
-            f"when {text} is not null and {name} is null then {detail('数值过大')} "
+            f"case when {text} is not null and {name} is null then "
+            f"(case when not {shaped} then {detail('无法识别为金额')} "
+            f"when {decimals} > 2 then {detail('小数位超过两位')} "
+            f"else {detail('数值过大')} end) "
             f"when {name} < 0 then {detail('不能为负数')} {positive}end"
         )
     elif column.kind == "rate":

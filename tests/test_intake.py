@@ -899,3 +899,22 @@ def test_unreadable_file_is_refused_at_acceptance(tmp_path: Path, canonical_fold
     with pytest.raises(IntakeError, match=r"loans\.csv 缺少必需列：贷款金额（amount）"):
         accept_delivery(tmp_path / "store", canonical_folder)
     assert not list((tmp_path / "store" / "deliveries").iterdir())
+
+
+def test_xlsx_error_cells_are_quarantined_not_emptied(tmp_path: Path) -> None:
+    import openpyxl
+
+    data = canonical()
+    folder = write_folder(tmp_path / "raw", data)
+    (folder / "loans.csv").unlink()
+    write_xlsx(folder / "loans.xlsx", schema.LOANS, data["loans"])
+    workbook = openpyxl.load_workbook(folder / "loans.xlsx")
+    sheet = workbook.active
+    sheet.cell(row=2, column=schema.LOANS.column_names.index("bank") + 1).value = "#N/A"
+    sheet.cell(row=3, column=schema.LOANS.column_names.index("written_off_on") + 1).value = "#REF!"
+    workbook.save(folder / "loans.xlsx")
+    con, _ = load(folder)
+    assert quarantined(con, "loans") == {
+        "L001": ["贷款银行是 Excel 错误值：#N/A"],
+        "L002": ["核销日期无法识别为日期：#REF!"],
+    }
