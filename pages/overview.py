@@ -169,6 +169,8 @@ if now["npl_above_line"]:
     )
 
 trend = data.kpi_trend(view.token, view.as_of, view.scope)
+if view.scope.level == "village":
+    st.caption(f"行政村的趋势显示近 {data.HISTORY_MONTHS} 个月。")
 if view.meeting:
     st.plotly_chart(charts.outstanding_and_npl_trend(trend, line, large=True), width="stretch")
     st.plotly_chart(charts.grade_mix_trend(trend, large=True), width="stretch")

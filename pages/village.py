@@ -164,7 +164,7 @@ def household_view(household_id: str) -> None:
     with st.expander("评分过程（表格，可下载）"):
         ui.table(steps_table, title="评分过程", key=f"steps_{household_id}", view=view)
 
-    st.markdown("#### 等级历史")
+    st.markdown(f"#### 等级历史（近 {data.HISTORY_MONTHS} 个月）")
     history = data.household_history(view.token, view.as_of, view.scope, household_id)
     st.plotly_chart(charts.grade_history(history, ui.cut_offs(view)), width="stretch")
     with st.expander("等级历史（表格，可下载）"):
