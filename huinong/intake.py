@@ -870,12 +870,13 @@ class _IntakeRun:
             con.execute(
                 f"insert into raw.{name} select {columns} from _hn_v_{name} v "
                 f"anti join (select _seq, _row from _hn_x where source_file = '{name}') x "
-                f"using (_seq, _row) where not v._superseded and len(v._reasons) = 0 "
-                f"order by v._seq, v._row"
+                f"using (_seq, _row) where not v._superseded and len(v._reasons) = 0"
             )
-            for index, source, staged in self._instances(raw_file):
+            for _, source, staged in self._instances(raw_file):
                 self._publish_instance(raw_file, source, staged)
-                del index
+                # Staged cells were kept only for the originals of quarantined rows.
+                con.execute(f"drop table {staged.table}")
+            con.execute(f"drop table _hn_v_{name}")
 
     def _publish_instance(self, raw_file: RawFile, source: _Source, staged: StagedFile) -> None:
         con = self.con
@@ -947,6 +948,16 @@ class _IntakeRun:
                 "superseded": superseded,
             },
         )
+        if not staged.fallback:
+            # Cells right of the last named column (an xlsx with values under no header).
+            unnamed = con.execute(
+                f"select count(*) from {staged.table} where _overflow is not null"
+            ).fetchone()[0]
+            if unnamed:
+                con.execute(
+                    "insert into raw.extra_columns values ($s, $f, '（表头右侧无列名的单元格）', $n, $d)",
+                    {"s": name, "f": source.file_name, "n": unnamed, "d": source.delivery_id},
+                )
         if layout.extras:
             filled = ", ".join(
                 f"count(*) filter (where nullif(trim(c{position}, {WHITESPACE_SQL}), '') is not null)"

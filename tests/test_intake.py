@@ -224,6 +224,12 @@ def canonical_folder(tmp_path: Path) -> Path:
     return write_folder(tmp_path / "raw", canonical())
 
 
+@pytest.fixture(scope="module")
+def canonical_typed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple]]:
+    """The typed raw tables of the canonical folder, for the formats to match."""
+    return typed_tables(write_folder(tmp_path_factory.mktemp("canonical") / "raw", canonical()))
+
+
 # --- The canonical folder ----------------------------------------------------------------------
 
 
@@ -272,7 +278,7 @@ def typed_tables(folder: Path) -> dict[str, list[tuple]]:
 
 @pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig"])
 def test_chinese_headers_shuffled_full_width_load_like_canonical(
-    tmp_path: Path, canonical_folder: Path, encoding: str
+    tmp_path: Path, canonical_typed: dict[str, list[tuple]], encoding: str
 ) -> None:
     shuffled = tmp_path / "shuffled"
     shuffled.mkdir()
@@ -285,7 +291,7 @@ def test_chinese_headers_shuffled_full_width_load_like_canonical(
             for row in data_rows
         ]
         write_csv(shuffled / f"{name}.csv", wide, columns, encoding=encoding, headers=headers)
-    assert typed_tables(shuffled) == typed_tables(canonical_folder)
+    assert typed_tables(shuffled) == canonical_typed
 
 
 def write_xlsx(path: Path, raw_file: schema.RawFile, data_rows: list[dict[str, str]]) -> Path:
@@ -319,13 +325,13 @@ def write_xlsx(path: Path, raw_file: schema.RawFile, data_rows: list[dict[str, s
 
 
 def test_xlsx_with_date_cells_and_numbers_loads_like_canonical(
-    tmp_path: Path, canonical_folder: Path
+    tmp_path: Path, canonical_typed: dict[str, list[tuple]]
 ) -> None:
     folder = tmp_path / "xlsx"
     folder.mkdir()
     for name, data_rows in canonical().items():
         write_xlsx(folder / f"{name}.xlsx", schema.RAW_FILES[name], data_rows)
-    assert typed_tables(folder) == typed_tables(canonical_folder)
+    assert typed_tables(folder) == canonical_typed
 
 
 def test_xlsx_float_artefacts_round_to_cents(tmp_path: Path) -> None:
@@ -383,6 +389,7 @@ def test_value_spellings_parse_to_the_same_values(tmp_path: Path) -> None:
         )
         for index, (poor, collected, value, _) in enumerate(spellings, start=1)
     ]
+    data["households"][0]["head_id_number"] = "11010519491231002x"
     data["loans"][0]["annual_rate"] = "4.35%"
     data["loans"][0]["benchmark_rate"] = "０.０４３５"
     data["loans"][0]["amount"] = "10,000.00元"
@@ -395,6 +402,9 @@ def test_value_spellings_parse_to_the_same_values(tmp_path: Path) -> None:
     )
     assert loaded == [
         (expected, dt.date(2024, 3, 20), Decimal("200000.00")) for *_, expected in spellings
+    ]
+    assert rows(con, "select head_id_number from raw.households where household_id = 'H001'") == [
+        ("11010519491231002X",)
     ]
     assert rows(con, "select amount, annual_rate, benchmark_rate from raw.loans where loan_id = 'L001'") == [
         (Decimal("10000.00"), Decimal("0.0435"), Decimal("0.0435"))
@@ -918,3 +928,25 @@ def test_xlsx_error_cells_are_quarantined_not_emptied(tmp_path: Path) -> None:
         "L001": ["贷款银行是 Excel 错误值：#N/A"],
         "L002": ["核销日期无法识别为日期：#REF!"],
     }
+
+
+def test_tab_separated_and_unnamed_xlsx_cells(tmp_path: Path) -> None:
+    import openpyxl
+
+    data = canonical()
+    folder = write_folder(tmp_path / "raw", data)
+    lines = (folder / "repayments.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "repayments.csv").write_text(
+        "\n".join(line.replace(",", "\t") for line in lines) + "\n", encoding="utf-8"
+    )
+    (folder / "entities.csv").unlink()
+    write_xlsx(folder / "entities.xlsx", schema.ENTITIES, data["entities"])
+    workbook = openpyxl.load_workbook(folder / "entities.xlsx")
+    workbook.active.cell(row=2, column=len(schema.ENTITIES.columns) + 2).value = "备注：新成立"
+    workbook.save(folder / "entities.xlsx")
+    con, _ = load(folder)
+    assert rows(con, "select count(*) from raw.repayments") == [(2,)]
+    assert rows(con, "select count(*) from raw.entities") == [(1,)]
+    assert rows(
+        con, "select source_file, column_name, non_empty_values from raw.extra_columns"
+    ) == [("entities", "（表头右侧无列名的单元格）", 1)]
