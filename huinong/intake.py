@@ -1297,3 +1297,86 @@ def preview_delivery(
     finally:
         con.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+# --- Throughput ----------------------------------------------------------------------------------
+
+
+def benchmark(rows: int, work_dir: Path, progress: Progress = print) -> dict[str, float]:
+    """Rows per second of load_raw on a generated raw folder as CSV, then with households as xlsx.
+
+    ``python -m huinong.intake 500000 /tmp/intake-bench`` writes about ``rows``
+    household rows (and the loans, schedule and repayments that go with them).
+    """
+    import csv
+    import time
+
+    import xlsxwriter
+
+    from huinong.generate import generate
+
+    work_dir = Path(work_dir)
+    folder = work_dir / "csv"
+    counts = generate(folder, households=max(rows // 3, 100), seed=20170901)
+    results: dict[str, float] = {}
+
+    def timed(raw_dir: Path, label: str) -> None:
+        con = duckdb.connect(str(work_dir / f"{label}.duckdb"), config={"threads": 2})
+        marks: list[tuple[float, str]] = []
+        started = time.perf_counter()
+        summary = load_raw(
+            raw_dir, con, lambda message: marks.append((time.perf_counter(), message))
+        )
+        seconds = time.perf_counter() - started
+        con.close()
+        total = sum(counts.rows_read for counts in summary.files)
+
+        def mark(prefix: str) -> float:
+            return next(at for at, message in marks if message.startswith(prefix))
+
+        # households alone: its reading plus its validation.
+        households = (mark("读取 loans") - mark("读取 households")) + (
+            mark("校验 loans") - mark("校验 households")
+        )
+        rows_households = counts["households"]
+        results[f"{label}_rows_per_second"] = total / seconds
+        results[f"{label}_households_rows_per_second"] = rows_households / households
+        progress(
+            f"{label}：全部 {total:,} 行 {seconds:.1f} 秒（{total / seconds:,.0f} 行/秒）；"
+            f"households {rows_households:,} 行读取与校验 {households:.1f} 秒"
+            f"（{rows_households / households:,.0f} 行/秒）"
+        )
+
+    timed(folder, "csv")
+    xlsx = work_dir / "xlsx"
+    shutil.copytree(folder, xlsx, dirs_exist_ok=True)
+    (xlsx / "households.csv").unlink()
+    kinds = {column.name: column.kind for column in RAW_FILES["households"].columns}
+    workbook = xlsxwriter.Workbook(str(xlsx / "households.xlsx"), {"constant_memory": True})
+    sheet = workbook.add_worksheet()
+    date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    with (folder / "households.csv").open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        sheet.write_row(0, 0, header)
+        for row_index, record in enumerate(reader, start=1):
+            for column_index, (name, value) in enumerate(zip(header, record, strict=True)):
+                if value == "":
+                    continue
+                if kinds[name] == "date":
+                    sheet.write_datetime(
+                        row_index, column_index, dt.datetime.fromisoformat(value), date_format
+                    )
+                elif kinds[name] in ("amount", "int"):
+                    sheet.write_number(row_index, column_index, float(value))
+                else:
+                    sheet.write_string(row_index, column_index, value)
+    workbook.close()
+    timed(xlsx, "xlsx")
+    return results
+
+
+if __name__ == "__main__":
+    import sys
+
+    benchmark(int(sys.argv[1]), Path(sys.argv[2]))
