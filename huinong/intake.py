@@ -53,7 +53,9 @@ __all__ = [
     "FileCounts",
     "IntakeError",
     "IntakeSummary",
+    "ZipLimits",
     "accept_delivery",
+    "list_deliveries",
     "load_raw",
     "preview_delivery",
 ]
@@ -605,19 +607,29 @@ class _IntakeRun:
         _say(self.progress, f"读取 {source.display_name}…")
         if not source.path.is_file():
             raise IntakeError(f"找不到文件 {source.display_name}")
-        if source.path.suffix.lower() == ".xlsx":
-            staged = stage_xlsx(
-                self.con,
-                source.raw_file,
-                source.path,
-                table,
-                source.display_name,
-                lambda rows: _say(self.progress, f"读取 {source.display_name}：{rows:,} 行…"),
-            )
-        else:
-            staged = stage_csv(
-                self.con, source.raw_file, source.path, table, source.display_name, self.work_dir
-            )
+        try:
+            if source.path.suffix.lower() == ".xlsx":
+                staged = stage_xlsx(
+                    self.con,
+                    source.raw_file,
+                    source.path,
+                    table,
+                    source.display_name,
+                    lambda rows: _say(self.progress, f"读取 {source.display_name}：{rows:,} 行…"),
+                )
+            else:
+                staged = stage_csv(
+                    self.con,
+                    source.raw_file,
+                    source.path,
+                    table,
+                    source.display_name,
+                    self.work_dir,
+                )
+        except duckdb.Error as error:
+            # What the reader could not take is the file's fault, not a crash to show.
+            detail = str(error).strip().splitlines()[0]
+            raise IntakeError(f"{source.display_name} 无法读取：{detail}") from error
         _say(self.progress, f"读取 {source.display_name}：{staged.rows:,} 行…")
         return staged
 

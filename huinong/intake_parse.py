@@ -553,10 +553,9 @@ def _iter_xlsx(path: Path, display_name: str) -> Iterator[list]:
     if CalamineWorkbook is not None and not _has_error_cells(path):
         try:
             sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
-            rows = sheet.iter_rows()
+            yield from sheet.iter_rows()
         except Exception as error:  # noqa: BLE001 - the Rust reader raises its own types
             raise IntakeError(f"{display_name} 不是有效的 Excel 工作簿（.xlsx）文件") from error
-        yield from rows
         return
     yield from _iter_xlsx_openpyxl(path, display_name)
 
