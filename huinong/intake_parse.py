@@ -458,6 +458,7 @@ def _stage_csv_python(
     names = staging_columns(count)
     batch: dict[str, list] = {"_row": [], "_shape": [], "_overflow": [], **{n: [] for n in names}}
     row_number = 0
+    delimiter = dialect.delimiter
     with utf8_path.open(encoding="utf-8-sig", newline="") as handle:
         for _ in range(dialect.skip_lines):
             handle.readline()
@@ -468,12 +469,15 @@ def _stage_csv_python(
                 continue
             row_number += 1
             batch["_row"].append(row_number)
-            if len(record) != count:
-                batch["_shape"].append(f"本行有 {len(record)} 个字段，与表头的 {count} 列不符")
-            else:
-                batch["_shape"].append(None)
             extra = record[count:]
-            batch["_overflow"].append(",".join(extra) if extra else None)
+            # Trailing empty fields ("1,2,3,,") carry nothing; a short row may be cut off.
+            if extra and not any(field.strip() for field in extra):
+                extra = []
+            elif len(record) != count:
+                batch["_shape"].append(f"本行有 {len(record)} 个字段，与表头的 {count} 列不符")
+            if len(batch["_shape"]) < len(batch["_row"]):
+                batch["_shape"].append(None)
+            batch["_overflow"].append(delimiter.join(extra) if extra else None)
             for position, name in enumerate(names):
                 value = record[position] if position < len(record) else None
                 batch[name].append(value if value != "" else None)

@@ -489,11 +489,13 @@ def test_row_with_wrong_field_count_is_quarantined_and_numbering_holds(tmp_path:
     folder = write_folder(tmp_path / "raw", canonical())
     lines = (folder / "repayments.csv").read_text(encoding="utf-8").splitlines()
     lines.insert(2, "P009,L001,2024-07-01,0,1,unexpected")
-    lines.append('P010,L001,"2024-08-01",0,"1,002.50"')
+    lines.append('P010,L001,"2024-08-01",0,"1,002.50",,')
+    lines.append("P011,L001,2024-08-02,0")
     (folder / "repayments.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     con, _ = load(folder)
     assert rows(con, "select row_number, record_key, reasons from raw.quarantine") == [
-        (2, "P009", ["本行有 6 个字段，与表头的 5 列不符"])
+        (2, "P009", ["本行有 6 个字段，与表头的 5 列不符"]),
+        (5, "P011", ["本行有 4 个字段，与表头的 5 列不符", "缺少实还利息"]),
     ]
     assert rows(
         con, "select payment_id, interest_paid from raw.repayments order by payment_id"
