@@ -137,7 +137,13 @@ class IntakeSummary:
         loaded = sum(counts.rows_loaded for counts in totals.values())
         quarantined = sum(counts.rows_quarantined for counts in totals.values())
         superseded = sum(counts.rows_superseded for counts in totals.values())
-        scope = f"{len(self.delivery_ids)} 批报送" if self.delivery_ids else "原始数据文件夹"
+        accepted = [item for item in self.delivery_ids if item != PREVIEW_DELIVERY_ID]
+        if len(accepted) < len(self.delivery_ids):
+            scope = f"已接收的 {len(accepted)} 批报送 + 待接收的一批"
+        elif accepted:
+            scope = f"{len(accepted)} 批报送"
+        else:
+            scope = "原始数据文件夹"
         lines = [
             f"数据接收（{scope}）：读取 {read:,} 行，载入 {loaded:,} 行，"
             f"隔离 {quarantined:,} 行"
