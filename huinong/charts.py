@@ -152,33 +152,48 @@ def grade_distribution(counts: pl.DataFrame, large: bool = False) -> go.Figure:
 
 
 def score_histogram(
-    scores: pl.DataFrame, cut_offs: Sequence[tuple[str, int]], large: bool = False
+    scores: pl.DataFrame,
+    cut_offs: Sequence[tuple[str, int]],
+    large: bool = False,
+    low: int = 60,
 ) -> go.Figure:
     """Households by score (vetoed households left out: their score is 0), with a dashed line at
-    each grade's lowest score. ``cut_offs``: [("AAA+", 101), ("AAA", 96), ("AA", 87), ("A", 80)]."""
+    each grade's lowest score. ``cut_offs``: [("AAA+", 101), ("AAA", 96), ("AA", 87), ("A", 80)].
+    Scores have no floor (R-C3): those below ``low`` share one bar, drawn at ``low`` − 1."""
     scored = (
         scores.filter(~pl.col("vetoed"))
+        .with_columns(pl.col("score").clip(lower_bound=low - 1))
         .group_by("score")
         .agg(pl.col("households").sum())
         .sort("score")
     )
+    labels = [f"低于{low}分" if score < low else f"{score} 分" for score in scored["score"]]
     figure = go.Figure()
     figure.add_bar(
         x=scored["score"].to_list(),
         y=scored["households"].to_list(),
         name="户数",
         marker_color="#6baed6",
-        hovertemplate="%{x} 分<br>%{y:,} 户<extra></extra>",
+        customdata=labels,
+        hovertemplate="%{customdata}<br>%{y:,} 户<extra></extra>",
     )
-    for grade, minimum in cut_offs:
+    for position, (grade, minimum) in enumerate(cut_offs):
         figure.add_vline(
             x=minimum - 0.5,
             line={"color": GRADE_COLOURS.get(grade, "#333333"), "dash": "dash", "width": 2},
-            annotation_text=f"{grade} ≥{minimum}",
-            annotation_position="top",
+        )
+        # Labels at staggered heights: the cut-offs lie a few points apart.
+        figure.add_annotation(
+            x=minimum - 0.5,
+            y=1.0 - 0.08 * position,
+            yref="paper",
+            text=f"{grade} ≥{minimum}",
+            showarrow=False,
+            xanchor="left",
+            bgcolor="rgba(255,255,255,0.8)",
         )
     figure.update_layout(
-        xaxis={"title": "评分", "dtick": 5},
+        xaxis={"title": f"评分（{low - 1} 即低于{low}分）", "dtick": 5},
         yaxis={"title": "户", "tickformat": ",d"},
         bargap=0.05,
         showlegend=False,

@@ -164,7 +164,9 @@ def _display(frame: pl.DataFrame) -> tuple[object, dict]:
             column = column.cast(pl.Float64)
             if kind == "wan":
                 column = column / 10000
-            fmt_string = {"rate": "percent", "float": "%.2f"}.get(kind, "accounting")
+            if kind == "rate":
+                column = column * 100
+            fmt_string = {"rate": "%.2f%%", "float": "%.2f"}.get(kind, "accounting")
             config[label] = st.column_config.NumberColumn(label, format=fmt_string)
         elif kind == "int":
             config[label] = st.column_config.NumberColumn(label, format="%d")
@@ -267,8 +269,8 @@ def download_buttons(
     def csv() -> bytes:
         return export.write_csv(spec, rows())
 
-    left, right, _ = st.columns([1, 1, 4])
-    left.download_button(
+    buttons = st.container(horizontal=True, gap="small")
+    buttons.download_button(
         "下载 xlsx",
         data=xlsx,
         file_name=f"{stem}.xlsx",
@@ -277,7 +279,7 @@ def download_buttons(
         on_click="ignore",
         icon=":material/download:",
     )
-    right.download_button(
+    buttons.download_button(
         "下载 CSV",
         data=csv,
         file_name=f"{stem}.csv",

@@ -90,8 +90,10 @@ def test_score_histogram_leaves_vetoed_households_out_and_draws_the_cut_offs():
     )
     figure = charts.score_histogram(scores, CUT_OFFS)
     bars = figure.data[0]
-    assert list(bars.x) == [0, 79, 80, 101]
+    # No floor on scores (R-C3): everything below 60 is one bar, drawn at 59.
+    assert list(bars.x) == [59, 79, 80, 101]
     assert list(bars.y) == [1, 3, 4, 2]
+    assert bars.customdata[0] == "低于60分"
     lines = sorted(shape.x0 for shape in figure.layout.shapes)
     assert lines == [79.5, 86.5, 95.5, 100.5]
     labels = {annotation.text for annotation in figure.layout.annotations}
