@@ -1,9 +1,9 @@
 -- The credit score (R-S1..R-S7) and grade (R-C1) of a household on each evaluation day D: every
 -- snapshot date (eval_kind 'snapshot', read by household_scores) and every day one of its loans was
 -- disbursed (eval_kind 'disbursement', read by loan_compliance for R-X1, R-X2). D is looked up in
--- the household's timeline (the collection in force, its loans, its loan-book events since that
--- collection); D6's three-year window (R-C3) is evaluated on D itself. Unrated days (no collection
--- yet) have no row.
+-- the household's timeline (the collection in force, its loans, D3 and the vetoes, which stay the
+-- same through a period); D6's three-year window (R-C3) is evaluated on D itself. Unrated days
+-- (no collection yet) have no row.
 -- A view: household_scores writes it one year at a time and the filter on as_of reaches the inputs.
 with
 
@@ -57,25 +57,13 @@ eval_days as not materialized (
 points as not materialized (
     select
         *,
-        credit_overdue_count + book_overdue_events as overdue_events,
-        credit_npl_count + book_npl_events as npl_events,
-        -- R-S4 D3 银行贷款: -5 per overdue event, -10 per NPL event (R-S7).
-        -(
-            {{ var('d3_overdue_points') }} * (credit_overdue_count + book_overdue_events)
-            + {{ var('d3_npl_points') }} * (credit_npl_count + book_npl_events)
-        ) as d3,
         -- R-S4 D6 / R-C3: an enforcement record that ended on the same calendar day three years
         -- before D or later (29 February -> 28 February; see int_collections_scored), or the
         -- dishonest-debtor list. Reading: a record that ends after D counts too ("or later").
         case
             when is_dishonest_debtor or as_of <= enforcement_counts_until then -{{ var('d6_points') }}
             else 0
-        end as d6,
-        -- R-S6: every veto that holds, so the dashboard can say why.
-        (case when veto_v1_vice then ['V1'] else cast([] as varchar[]) end)
-        || (case when veto_v2_enforcement then ['V2'] else cast([] as varchar[]) end)
-        || (case when has_overdue_loan then ['V3'] else cast([] as varchar[]) end)
-        || (case when veto_v4_guarantee then ['V4'] else cast([] as varchar[]) end) as vetoes
+        end as d6
     from eval_days
 ),
 
@@ -121,7 +109,7 @@ final as not materialized (
         a10,
         d1,
         d2,
-        cast(d3 as integer) as d3,
+        d3,
         d4,
         d5,
         d6,

@@ -1,7 +1,8 @@
 -- Each household's history as periods [valid_from, valid_until) during which everything its score
 -- depends on — apart from D6's three-year window, a function of the day itself — stays the same:
 -- the collection in force (R-S1), its loans' outstanding principal on the book (R-C2), whether any
--- loan is overdue (R-S6 V3), and its loan-book events since that collection (R-S7).
+-- loan is overdue (R-S6 V3), and its loan-book events since that collection (R-S7). The parts of
+-- the score that are constant through a period are computed here: D3 and the vetoes.
 -- A period starts at a collection or at a change of one of its loans (int_loan_changes); periods
 -- before the first collection have no collection (unrated, R-S1). The score on any day D is read
 -- from the period containing D (int_household_scores_evaluated).
@@ -111,7 +112,7 @@ with_book as (
             and periods.valid_from >= book_states.changed_on
 ),
 
-final as (
+periods_with_collection as (
     select
         with_book.household_id,
         -- R-B1: the home village, the same for every period.
@@ -135,6 +136,32 @@ final as (
         on
             with_book.household_id = collections.household_id
             and with_book.valid_from >= collections.collected_on
+),
+
+-- What stays the same through a period is scored here once, not on every day of it.
+final as (
+    select
+        *,
+        -- R-S7: events from the credit report plus the loan book's since collected_on.
+        credit_overdue_count + book_overdue_events as overdue_events,
+        credit_npl_count + book_npl_events as npl_events,
+        -- R-S4 D3 银行贷款: -5 per overdue event, -10 per NPL event.
+        cast(-(
+            {{ var('d3_overdue_points') }} * (credit_overdue_count + book_overdue_events)
+            + {{ var('d3_npl_points') }} * (credit_npl_count + book_npl_events)
+        ) as integer) as d3,
+        -- R-S6: every veto that holds, so the dashboard can say why (V3: a loan overdue, on the
+        -- book or not, written off or not).
+        case
+            when veto_v1_vice or veto_v2_enforcement or has_overdue_loan or veto_v4_guarantee
+                then
+                    (case when veto_v1_vice then ['V1'] else cast([] as varchar[]) end)
+                    || (case when veto_v2_enforcement then ['V2'] else cast([] as varchar[]) end)
+                    || (case when has_overdue_loan then ['V3'] else cast([] as varchar[]) end)
+                    || (case when veto_v4_guarantee then ['V4'] else cast([] as varchar[]) end)
+            else cast([] as varchar[])
+        end as vetoes
+    from periods_with_collection
 )
 
 select * from final

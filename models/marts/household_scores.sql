@@ -18,25 +18,8 @@ snapshots as not materialized (
     select * from {{ ref('int_snapshot_dates') }}
 ),
 
-village_breaker as not materialized (
-    select * from {{ ref('village_breaker') }}
-),
-
-township_breaker as not materialized (
-    select * from {{ ref('township_breaker') }}
-),
-
 stops as not materialized (
-    select
-        snapshots.as_of,
-        village_breaker.village_code,
-        village_breaker.tripped or township_breaker.tripped as credit_stopped
-    from snapshots
-    inner join village_breaker on snapshots.breaker_month_end = village_breaker.as_of
-    inner join township_breaker
-        on
-            village_breaker.township_code = township_breaker.township_code
-            and village_breaker.as_of = township_breaker.as_of
+    select * from {{ ref('int_credit_stops') }}
 ),
 
 final as not materialized (
@@ -73,16 +56,15 @@ final as not materialized (
         scores.credit_limit,
         scores.outstanding_principal,
         scores.loans_on_book,
-        -- No month-end on or before as_of yet: no breaker reading, nothing stopped.
-        coalesce(stops.credit_stopped, false) as credit_stopped,
+        stops.credit_stopped,
         case
-            when coalesce(stops.credit_stopped, false) then cast(0 as decimal(18, 2))
+            when stops.credit_stopped then cast(0 as decimal(18, 2))
             else cast(greatest(scores.credit_limit - scores.outstanding_principal, 0) as decimal(18, 2))
         end as available_credit,
         scores.vetoes
     from scores
     inner join snapshots on scores.as_of = snapshots.as_of
-    left join stops
+    inner join stops
         on
             scores.as_of = stops.as_of
             and scores.village_code = stops.village_code
