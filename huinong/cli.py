@@ -22,14 +22,18 @@ def _say(message: str) -> None:
 def _generate(args: argparse.Namespace) -> int:
     from huinong.generate import generate
 
-    counts = generate(
-        out_dir=Path(args.out),
-        households=args.households,
-        seed=args.seed,
-        start=args.start,
-        end=args.end,
-        progress=_say,
-    )
+    try:
+        counts = generate(
+            out_dir=Path(args.out),
+            households=args.households,
+            seed=args.seed,
+            start=args.start,
+            end=args.end,
+            progress=_say,
+        )
+    except ValueError as error:
+        print(f"生成失败：{error}", file=sys.stderr, flush=True)
+        return 1
     for name, rows in counts.items():
         _say(f"  {name}: {rows:,} 行")
     return 0
@@ -56,7 +60,7 @@ def _deliver(args: argparse.Namespace) -> int:
     from huinong.intake import IntakeError, accept_delivery
 
     try:
-        delivery = accept_delivery(Path(args.store), Path(args.source), source=args.source_label)
+        delivery = accept_delivery(Path(args.store), Path(args.source), source_label=args.source_label)
     except IntakeError as error:
         print(f"接收失败：{error}", file=sys.stderr, flush=True)
         return 1
