@@ -2,7 +2,9 @@
     written one year of as_of at a time, in order. Each year is its own statement, so DuckDB pushes
     the year filter into the model's inputs and computes (and holds in memory) one year only, and
     the table comes out clustered by as_of without sorting it: the dashboard's as_of filters skip
-    the other years by zone maps. Catch-all slices before the first and after the last year make
+    the other years by zone maps. Config `sort_by` orders the rows within each year (a year is small
+    enough to sort in memory), so a village's or a household's rows are found by zone maps too.
+    Catch-all slices before the first and after the last year make
     sure no row can be lost. Otherwise it behaves like dbt-duckdb's table materialization: build
     into an intermediate relation, then swap it in; contracts are enforced by create_table_as. -#}
 
@@ -33,17 +35,19 @@
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
     {%- set slices = year_slices(config.get('cluster_by', 'as_of')) -%}
+    {%- set sort_by = config.get('sort_by') -%}
+    {%- set order_clause = (' order by ' ~ (sort_by | join(', '))) if sort_by else '' -%}
     {% call statement('main') -%}
         {{ create_table_as(
             False,
             intermediate_relation,
-            'select * from (' ~ compiled_code ~ ') as model_rows where ' ~ slices[0]
+            'select * from (' ~ compiled_code ~ ') as model_rows where ' ~ slices[0] ~ order_clause
         ) }}
     {%- endcall %}
     {% for slice in slices[1:] %}
         {% call statement('slice_' ~ loop.index) -%}
             insert into {{ intermediate_relation }} by name
-            select * from ({{ compiled_code }}) as model_rows where {{ slice }}
+            select * from ({{ compiled_code }}) as model_rows where {{ slice }}{{ order_clause }}
         {%- endcall %}
     {% endfor %}
 

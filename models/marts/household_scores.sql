@@ -6,7 +6,7 @@
 -- township breaker was tripped at the latest month-end on or before as_of (credit_stopped).
 -- Written year by year (materialization clustered_table): clustered by as_of for the dashboard
 -- without sorting 80M rows at 1M households.
-{{ config(materialized='clustered_table') }}
+{{ config(materialized='clustered_table', sort_by=['as_of', 'village_code', 'household_id']) }}
 with
 
 scores as not materialized (

@@ -1,0 +1,25 @@
+-- Every information collection (采集) as collected, with the household's home village (R-B1):
+-- names, ID numbers and the facts behind each rule item, for the drill-down ("why is this
+-- household 无信用?"), the public-notice list and the credit-household list.
+with
+
+collections as (
+    select * from {{ ref('stg_village_teams__households') }}
+),
+
+households as (
+    select * from {{ ref('int_households_homed') }}
+),
+
+final as (
+    select
+        households.village_code,
+        households.township_code,
+        collections.village_code as collected_village_code,
+        collections.* exclude (village_code)  -- noqa: RF02
+    from collections
+    inner join households on collections.household_id = households.household_id
+)
+
+select * from final
+order by village_code, household_id, collected_on
