@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HUINONG_DB ?= data/warehouse.duckdb
 DEMO_RAW ?= data/demo_raw
+HUINONG_STORE ?= data/raw_store
 DEMO_HOUSEHOLDS ?= 20000
 DEMO_SEED ?= 20170901
 PORT ?= 8501
@@ -18,15 +19,18 @@ $(VENV)/.installed: requirements.txt
 
 setup: $(VENV)/.installed
 
-# A demo warehouse, built once: generated raw folder -> intake -> dbt -> atomic publish.
+# A demo warehouse, built once: a generated raw folder becomes the raw store's first delivery,
+# then intake -> dbt -> atomic publish. Later deliveries are uploaded on the 数据管理 page.
 $(HUINONG_DB): | $(VENV)/.installed
 	$(PY) -m huinong generate --households $(DEMO_HOUSEHOLDS) --seed $(DEMO_SEED) --out $(DEMO_RAW)
-	$(PY) -m huinong build --raw-dir $(DEMO_RAW) --db $(HUINONG_DB)
+	$(PY) -m huinong deliver --store $(HUINONG_STORE) --source $(DEMO_RAW) --source-label 演示数据
+	$(PY) -m huinong build --raw-dir $(HUINONG_STORE) --db $(HUINONG_DB)
 
 demo: $(HUINONG_DB)
 
 run: setup demo
-	HUINONG_DB=$(abspath $(HUINONG_DB)) $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
+	HUINONG_DB=$(abspath $(HUINONG_DB)) HUINONG_STORE=$(abspath $(HUINONG_STORE)) \
+		$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
 
 test: setup
 	$(PY) -m pytest
