@@ -43,7 +43,7 @@ def _build(args: argparse.Namespace) -> int:
     from huinong.warehouse import BuildError, build
 
     try:
-        build(
+        result = build(
             raw_dir=Path(args.raw_dir),
             db_path=Path(args.db),
             as_of=args.as_of,
@@ -53,6 +53,8 @@ def _build(args: argparse.Namespace) -> int:
     except BuildError as error:
         print(f"构建失败：{error}", file=sys.stderr, flush=True)
         return 1
+    if args.report:
+        Path(args.report).write_text(result.to_json(), encoding="utf-8")
     return 0
 
 
@@ -72,7 +74,14 @@ def _bench(args: argparse.Namespace) -> int:
     from huinong.bench import run_bench
 
     sizes = [int(size) for size in args.households.split(",") if size.strip()]
-    run_bench(sizes, out=Path(args.out) if args.out else None, seed=args.seed, progress=_say)
+    run_bench(
+        sizes,
+        out=Path(args.out) if args.out else None,
+        seed=args.seed,
+        progress=_say,
+        work_dir=Path(args.work_dir) if args.work_dir else None,
+        keep=args.keep,
+    )
     return 0
 
 
@@ -97,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "--as-of", type=_date, default=None, help="统计截止日，默认取数据中的最晚日期"
     )
     build.add_argument("--policy", default=None, help="政策参数文件（YAML），默认湖滨区参数")
+    build.add_argument("--report", default=None, help="把各阶段用时、行数写入此 JSON 文件")
     build.set_defaults(run=_build)
 
     deliver = commands.add_parser("deliver", help="把一批报送文件接收进数据接收库")
@@ -109,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--households", default="10000,100000,1000000")
     bench.add_argument("--out", default=None)
     bench.add_argument("--seed", type=int, default=20170901)
+    bench.add_argument("--work-dir", default=None, help="工作目录（默认临时目录）")
+    bench.add_argument("--keep", action="store_true", help="保留生成的数据和仓库")
     bench.set_defaults(run=_bench)
 
     args = parser.parse_args(argv)

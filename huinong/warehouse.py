@@ -52,6 +52,20 @@ class BuildResult:
     row_counts: dict[str, int] = field(default_factory=dict)
     file_bytes: int = 0
 
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "db_path": str(self.db_path),
+                "as_of": self.as_of.isoformat(),
+                "stages": {name: round(seconds, 2) for name, seconds in self.stages.items()},
+                "models": {name: round(seconds, 2) for name, seconds in self.models.items()},
+                "row_counts": self.row_counts,
+                "file_bytes": self.file_bytes,
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+
 
 def _quiet(_message: str) -> None:
     pass

@@ -1,0 +1,277 @@
+"""python -m huinong bench: generation, build and dashboard-query timings at several sizes.
+
+Each step runs as its own process so that its wall time and peak memory (RSS of the whole process
+tree, sampled every 0.1 s) are what a user of that command would see. Results are printed as a
+table and saved as JSON, so two runs can be compared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+
+from huinong import REPO_ROOT
+
+Progress = Callable[[str], None]
+
+# Dashboard targets (issue: scale and speed), reported against each query.
+WARM_P95_TARGET_MS = 300
+COLD_TARGET_MS = 2000
+WARM_REPEATS = 20
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_bytes: int
+    returncode: int
+    output: str
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for member in members:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += member.memory_info().rss
+    return total
+
+
+def measure(
+    command: list[str], env: dict | None = None, progress: Progress | None = None
+) -> Measured:
+    """Run ``command``, streaming its output lines to ``progress``; time it and track peak RSS."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
+        child = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        watched = psutil.Process(child.pid)
+        peak = 0
+        shown = 0
+        while child.poll() is None:
+            peak = max(peak, _tree_rss(watched))
+            if progress:
+                log.seek(0)
+                lines = log.read().splitlines()
+                for line in lines[shown:]:
+                    progress(f"    {line}")
+                shown = len(lines)
+            time.sleep(0.1)
+        seconds = time.perf_counter() - started
+        log.seek(0)
+        output = log.read()
+    if progress:
+        for line in output.splitlines()[shown:]:
+            progress(f"    {line}")
+    return Measured(seconds, peak, child.returncode, output)
+
+
+def machine() -> dict:
+    import duckdb
+
+    memory = psutil.virtual_memory().total
+    return {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory / 2**30, 1),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+    }
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def time_queries(db_path: Path, repeats: int = WARM_REPEATS) -> list[dict]:
+    """Every dashboard query (huinong.data.bench_calls): the first call on a fresh connection
+    (cold), then ``repeats`` more (warm), uncached by Streamlit so DuckDB does the work each time."""
+    import logging
+
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    os.environ["HUINONG_DB"] = str(db_path)
+    from huinong import data
+
+    token = data.current_warehouse()
+    results = []
+    for name, call in data.bench_calls(token):
+        clock = time.perf_counter()
+        value = call()
+        cold = (time.perf_counter() - clock) * 1000
+        warm = []
+        for _ in range(repeats):
+            clock = time.perf_counter()
+            call()
+            warm.append((time.perf_counter() - clock) * 1000)
+        rows = getattr(value, "height", None)
+        results.append(
+            {
+                "query": name,
+                "cold_ms": round(cold, 1),
+                "warm_p50_ms": round(statistics.median(warm), 1),
+                "warm_p95_ms": round(_percentile(warm, 0.95), 1),
+                "rows": rows,
+            }
+        )
+    return results
+
+
+def bench_size(households: int, seed: int, work: Path, progress: Progress) -> dict:
+    python = sys.executable
+    raw = work / "raw"
+    db = work / "warehouse.duckdb"
+    report = work / "build.json"
+    result: dict = {"households": households}
+
+    progress(f"[{households:,} 户] 生成原始数据…")
+    generated = measure(
+        [python, "-m", "huinong", "generate", "--households", str(households),
+         "--seed", str(seed), "--out", str(raw)],
+    )  # fmt: skip
+    if generated.returncode != 0:
+        raise RuntimeError(f"生成失败：\n{generated.output}")
+    result["generate"] = {
+        "seconds": round(generated.seconds, 1),
+        "peak_rss_gib": round(generated.peak_rss_bytes / 2**30, 2),
+        "raw_bytes": sum(path.stat().st_size for path in raw.iterdir()),
+    }
+    progress(
+        f"  用时 {generated.seconds:.1f} 秒，峰值内存 {generated.peak_rss_bytes / 2**30:.2f} GiB"
+    )
+
+    progress(f"[{households:,} 户] 构建数据仓库…")
+    built = measure(
+        [python, "-m", "huinong", "build", "--raw-dir", str(raw), "--db", str(db),
+         "--report", str(report)],
+        progress=progress,
+    )  # fmt: skip
+    if built.returncode != 0:
+        raise RuntimeError(f"构建失败：\n{built.output[-4000:]}")
+    build_report = json.loads(report.read_text(encoding="utf-8"))
+    result["build"] = {
+        "seconds": round(built.seconds, 1),
+        "peak_rss_gib": round(built.peak_rss_bytes / 2**30, 2),
+        "stages_seconds": build_report["stages"],
+        "models_seconds": build_report["models"],
+        "file_bytes": build_report["file_bytes"],
+        "row_counts": build_report["row_counts"],
+        "as_of": build_report["as_of"],
+    }
+
+    progress(f"[{households:,} 户] 看板查询延迟…")
+    queried = measure(
+        [python, "-m", "huinong.bench", "queries", "--db", str(db), "--out", str(work / "q.json")],
+    )  # fmt: skip
+    if queried.returncode != 0:
+        raise RuntimeError(f"查询测试失败：\n{queried.output[-4000:]}")
+    queries = json.loads((work / "q.json").read_text(encoding="utf-8"))
+    result["queries"] = queries
+    result["queries_summary"] = {
+        "count": len(queries),
+        "max_warm_p95_ms": max(q["warm_p95_ms"] for q in queries),
+        "max_cold_ms": max(q["cold_ms"] for q in queries),
+        "over_warm_target": [q["query"] for q in queries if q["warm_p95_ms"] > WARM_P95_TARGET_MS],
+        "over_cold_target": [q["query"] for q in queries if q["cold_ms"] > COLD_TARGET_MS],
+        "max_rows": max((q["rows"] or 0) for q in queries),
+        "query_process_peak_rss_gib": round(queried.peak_rss_bytes / 2**30, 2),
+    }
+    return result
+
+
+def format_table(results: list[dict]) -> str:
+    header = (
+        f"{'households':>11} {'generate s':>10} {'build s':>8} {'intake s':>8} {'dbt s':>7} "
+        f"{'peak GiB':>8} {'file MB':>8} {'scores rows':>12} {'p95 max ms':>10} {'cold max ms':>11}"
+    )
+    lines = [header, "-" * len(header)]
+    for result in results:
+        build = result["build"]
+        stages = build["stages_seconds"]
+        lines.append(
+            f"{result['households']:>11,} {result['generate']['seconds']:>10.1f} "
+            f"{build['seconds']:>8.1f} {stages.get('intake', 0):>8.1f} {stages.get('dbt', 0):>7.1f} "
+            f"{max(build['peak_rss_gib'], result['generate']['peak_rss_gib']):>8.2f} "
+            f"{build['file_bytes'] / 1e6:>8,.0f} {build['row_counts']['household_scores']:>12,} "
+            f"{result['queries_summary']['max_warm_p95_ms']:>10.0f} "
+            f"{result['queries_summary']['max_cold_ms']:>11.0f}"
+        )
+    return "\n".join(lines)
+
+
+def run_bench(
+    sizes: list[int],
+    out: Path | None = None,
+    seed: int = 20170901,
+    progress: Progress = print,
+    work_dir: Path | None = None,
+    keep: bool = False,
+) -> dict:
+    root = Path(work_dir or tempfile.mkdtemp(prefix="huinong-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    report = {"machine": machine(), "started_at": datetime.now().isoformat(timespec="seconds")}
+    results = []
+    try:
+        for households in sizes:
+            work = root / f"households-{households}"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            results.append(bench_size(households, seed, work, progress))
+            if not keep:
+                shutil.rmtree(work, ignore_errors=True)
+            report["results"] = results
+            if out:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    finally:
+        if not keep and work_dir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    report["finished_at"] = datetime.now().isoformat(timespec="seconds")
+    if out:
+        out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    progress(format_table(results))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m huinong.bench")
+    commands = parser.add_subparsers(dest="command", required=True)
+    queries = commands.add_parser("queries", help="time every dashboard query on one warehouse")
+    queries.add_argument("--db", required=True)
+    queries.add_argument("--out", required=True)
+    queries.add_argument("--repeat", type=int, default=WARM_REPEATS)
+    args = parser.parse_args(argv)
+    results = time_queries(Path(args.db), args.repeat)
+    Path(args.out).write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

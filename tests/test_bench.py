@@ -1,0 +1,30 @@
+"""The benchmark command at a tiny size: it runs and reports every field (timings are not tested)."""
+
+import json
+
+from huinong.bench import run_bench
+
+
+def test_bench_reports_every_field_at_a_tiny_size(tmp_path):
+    out = tmp_path / "bench.json"
+    lines: list[str] = []
+    report = run_bench([300], out=out, seed=5, progress=lines.append, work_dir=tmp_path / "work")
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    assert saved["results"] == report["results"]
+    assert {"cpus", "memory_gib", "duckdb"} <= set(saved["machine"])
+    (result,) = saved["results"]
+    assert result["households"] == 300
+    assert result["generate"]["seconds"] > 0 and result["generate"]["peak_rss_gib"] > 0
+    build = result["build"]
+    assert {"intake", "dbt", "tests", "publish", "total"} <= set(build["stages_seconds"])
+    assert "household_scores" in build["models_seconds"]
+    assert build["peak_rss_gib"] > 0 and build["file_bytes"] > 0
+    assert set(build["row_counts"]) == {
+        "household_scores", "loan_status", "village_breaker", "township_breaker", "kpi_monthly",
+    }  # fmt: skip
+    assert build["row_counts"]["household_scores"] > 0
+    queries = result["queries"]
+    assert len(queries) >= 20
+    assert all(q["cold_ms"] >= 0 and q["warm_p95_ms"] >= q["warm_p50_ms"] for q in queries)
+    assert result["queries_summary"]["count"] == len(queries)
+    assert any("households" in line and "build s" in line for line in lines)
