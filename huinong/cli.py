@@ -49,6 +49,7 @@ def _build(args: argparse.Namespace) -> int:
             as_of=args.as_of,
             policy_file=Path(args.policy) if args.policy else None,
             progress=_say,
+            incremental=not args.full,
         )
     except BuildError as error:
         print(f"构建失败：{error}", file=sys.stderr, flush=True)
@@ -107,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     build.add_argument("--policy", default=None, help="政策参数文件（YAML），默认湖滨区参数")
     build.add_argument("--report", default=None, help="把各阶段用时、行数写入此 JSON 文件")
+    build.add_argument(
+        "--full", action="store_true", help="全量构建（默认在只新增了当月数据时按月增量构建）"
+    )
     build.set_defaults(run=_build)
 
     deliver = commands.add_parser("deliver", help="把一批报送文件接收进数据接收库")

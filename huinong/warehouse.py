@@ -47,6 +47,8 @@ class BuildError(Exception):
 class BuildResult:
     db_path: Path
     as_of: date
+    mode: str = "full"
+    full_build_reason: str = ""
     stages: dict[str, float] = field(default_factory=dict)
     models: dict[str, float] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)
@@ -57,6 +59,8 @@ class BuildResult:
             {
                 "db_path": str(self.db_path),
                 "as_of": self.as_of.isoformat(),
+                "mode": self.mode,
+                "full_build_reason": self.full_build_reason,
                 "stages": {name: round(seconds, 2) for name, seconds in self.stages.items()},
                 "models": {name: round(seconds, 2) for name, seconds in self.models.items()},
                 "row_counts": self.row_counts,
@@ -224,14 +228,44 @@ def _remove_build_files(path: Path) -> None:
     shutil.rmtree(path.parent / f".{path.name}.spill", ignore_errors=True)
 
 
+def _restart_from_raw(building: Path) -> None:
+    """Replace the copied warehouse at ``building`` by a fresh file holding only its raw tables
+    (already loaded and validated), for a full build after an increment was refused."""
+    fresh = building.with_name(building.name + "-full")
+    _remove_build_files(fresh)
+    con = connect_for_build(fresh)
+    try:
+        quoted = str(building).replace("'", "''")
+        con.execute(f"attach '{quoted}' as loaded (read_only)")
+        con.execute("create schema raw")
+        tables = con.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'loaded' and table_schema = 'raw' and table_type = 'BASE TABLE'"
+        ).fetchall()
+        for (table,) in tables:
+            con.execute(f'create table raw."{table}" as select * from loaded.raw."{table}"')
+        con.execute("detach loaded")
+    finally:
+        con.close()
+    _remove_build_files(building)
+    os.replace(fresh, building)
+
+
 def build(
     raw_dir: Path,
     db_path: Path,
     as_of: date | None = None,
     policy_file: Path | None = None,
     progress: Progress = _quiet,
+    incremental: bool = True,
 ) -> BuildResult:
-    """Build a warehouse from ``raw_dir`` and publish it atomically at ``db_path``."""
+    """Build a warehouse from ``raw_dir`` and publish it atomically at ``db_path``.
+
+    With ``incremental`` (the default) and a warehouse already published at ``db_path``, a monthly
+    delivery that only adds what happened since that warehouse's last month-end is built by
+    recomputing only what it touched (huinong.increment); otherwise everything is rebuilt.
+    """
+    from huinong.increment import create_empty_touched, plan_increment
     from huinong.intake import IntakeError, load_raw
 
     raw_dir = Path(raw_dir)
@@ -244,23 +278,56 @@ def build(
     _remove_build_files(building)
     stages: dict[str, float] = {}
     started = time.perf_counter()
+    plan = None
     try:
+        reuse = incremental and db_path.exists()
+        if reuse:
+            clock = time.perf_counter()
+            progress("[1/4] 复制已发布的数据仓库，准备按月增量构建")
+            shutil.copyfile(db_path, building)
+            stages["copy"] = time.perf_counter() - clock
         progress(f"[1/4] 读取原始数据：{raw_dir}")
         clock = time.perf_counter()
         con = connect_for_build(building)
         try:
             summary = load_raw(raw_dir, con, progress=progress)
             data_start, data_as_of = data_date_range(con)
+            stages["intake"] = time.perf_counter() - clock
+            progress(summary.describe())
+            if data_as_of is None:
+                raise BuildError("原始数据中没有任何日期（采集、放款、还款），无法确定统计截止日")
+            build_as_of = as_of or data_as_of
+            progress(
+                f"统计截止日：{build_as_of.isoformat()}" + ("" if as_of else "（数据中的最晚日期）")
+            )
+            if reuse:
+                clock = time.perf_counter()
+                quoted = str(db_path).replace("'", "''")
+                con.execute(f"attach '{quoted}' as published (read_only)")
+                plan = plan_increment(con, policy, data_start, build_as_of)
+                con.execute("detach published")
+                stages["plan"] = time.perf_counter() - clock
+                if plan.possible:
+                    progress(
+                        f"按月增量构建：{plan.incremental_from.isoformat()} 起的数据重新计算，"
+                        f"涉及贷款 {plan.touched_loans:,} 笔、农户 {plan.touched_households:,} 户"
+                        + (
+                            f"；{plan.moved_households:,} 户迁往其他行政村，"
+                            f"重算 {plan.touched_townships:,} 个乡镇的全部历史"
+                            if plan.moved_households
+                            else ""
+                        )
+                    )
+                else:
+                    progress(f"需要全量构建：{plan.reason}")
+            if plan is None or not plan.possible:
+                create_empty_touched(con)
         finally:
             con.close()
-        stages["intake"] = time.perf_counter() - clock
-        progress(summary.describe())
-        if data_as_of is None:
-            raise BuildError("原始数据中没有任何日期（采集、放款、还款），无法确定统计截止日")
-        build_as_of = as_of or data_as_of
-        progress(
-            f"统计截止日：{build_as_of.isoformat()}" + ("" if as_of else "（数据中的最晚日期）")
-        )
+        if reuse and not plan.possible:
+            clock = time.perf_counter()
+            _restart_from_raw(building)
+            stages["restart"] = time.perf_counter() - clock
 
         progress("[2/4] 计算评分、贷款状态、熔断与汇总（dbt）")
         clock = time.perf_counter()
@@ -269,6 +336,9 @@ def build(
             "as_of": build_as_of.isoformat(),
             "data_start": data_start.isoformat(),
         }
+        if plan is not None and plan.possible:
+            dbt_vars["incremental_from"] = plan.incremental_from.isoformat()
+            dbt_vars["incremental_townships"] = plan.touched_townships > 0
         listener = run_dbt(
             building,
             ["build", "--exclude-resource-type", "unit_test"],
@@ -287,7 +357,7 @@ def build(
                 mart: con.execute(f"select count(*) from main.{mart}").fetchone()[0]
                 for mart in CONTRACT_MARTS
             }
-            _write_build_info(con, raw_dir, build_as_of, policy, row_counts)
+            _write_build_info(con, raw_dir, build_as_of, data_start, policy, row_counts, plan)
             con.execute("checkpoint")
         finally:
             con.close()
@@ -312,13 +382,16 @@ def build(
     result = BuildResult(
         db_path=db_path,
         as_of=build_as_of,
+        mode="incremental" if plan is not None and plan.possible else "full",
+        full_build_reason=plan.reason if plan is not None and not plan.possible else "",
         stages=stages,
         models=listener.model_seconds,
         row_counts=row_counts,
         file_bytes=db_path.stat().st_size,
     )
     progress(
-        f"构建完成，用时 {stages['total']:.1f} 秒；文件 {result.file_bytes / 1e6:,.1f} MB；"
+        ("按月增量" if result.mode == "incremental" else "全量")
+        + f"构建完成，用时 {stages['total']:.1f} 秒；文件 {result.file_bytes / 1e6:,.1f} MB；"
         + "，".join(f"{mart} {rows:,} 行" for mart, rows in row_counts.items())
     )
     return result
@@ -328,24 +401,33 @@ def _write_build_info(
     con: duckdb.DuckDBPyConnection,
     raw_dir: Path,
     as_of: date,
+    data_start: date,
     policy: dict,
     row_counts: dict[str, int],
+    plan,
 ) -> None:
+    incremental = plan is not None and plan.possible
     con.execute(
         """
         create or replace table main.build_info as
         select
             $as_of::date as as_of,
+            $data_start::date as data_start,
             $built_at::timestamp as built_at,
             $raw_dir as raw_dir,
             $policy as policy_overrides,
-            $row_counts as row_counts
+            $row_counts as row_counts,
+            $mode as build_mode,
+            $incremental_from::date as incremental_from
         """,
         {
             "as_of": as_of,
+            "data_start": data_start,
             "built_at": datetime.now().replace(microsecond=0),
             "raw_dir": str(raw_dir.resolve()),
             "policy": json.dumps(policy, ensure_ascii=False, default=str),
             "row_counts": json.dumps(row_counts),
+            "mode": "incremental" if incremental else "full",
+            "incremental_from": plan.incremental_from if incremental else None,
         },
     )

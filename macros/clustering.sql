@@ -6,10 +6,12 @@
     enough to sort in memory), so a village's or a household's rows are found by zone maps too.
     Catch-all slices before the first and after the last year make
     sure no row can be lost. Otherwise it behaves like dbt-duckdb's table materialization: build
-    into an intermediate relation, then swap it in; contracts are enforced by create_table_as. -#}
+    into an intermediate relation, then swap it in; contracts are enforced by create_table_as.
+    In a monthly increment (var incremental_from, macros/incremental.sql) only the rows from that
+    date on are deleted and written again. -#}
 
-{% macro year_slices(column) -%}
-    {%- set first_year = (var('data_start') or '2017-01-01')[:4] | int -%}
+{% macro year_slices(column, from_year=none) -%}
+    {%- set first_year = from_year or (var('data_start') or '2017-01-01')[:4] | int -%}
     {%- set last_year = (var('as_of') or '2030-12-31')[:4] | int -%}
     {%- set slices = [column ~ " < date '" ~ first_year ~ "-01-01'"] -%}
     {%- for year in range(first_year, last_year + 1) -%}
@@ -24,43 +26,61 @@
 {% materialization clustered_table, adapter="duckdb" %}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set target_relation = this.incorporate(type='table') -%}
-    {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
-    {%- set backup_relation = make_backup_relation(
-        target_relation, 'table' if existing_relation is none else existing_relation.type
-    ) -%}
-    {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
-    {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
+    {%- set cluster_by = config.get('cluster_by', 'as_of') -%}
+    {%- set sort_by = config.get('sort_by') -%}
+    {%- set order_clause = (' order by ' ~ (sort_by | join(', '))) if sort_by else '' -%}
+    {%- set increment_from = var('incremental_from') -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
-    {%- set slices = year_slices(config.get('cluster_by', 'as_of')) -%}
-    {%- set sort_by = config.get('sort_by') -%}
-    {%- set order_clause = (' order by ' ~ (sort_by | join(', '))) if sort_by else '' -%}
-    {% call statement('main') -%}
-        {{ create_table_as(
-            False,
-            intermediate_relation,
-            'select * from (' ~ compiled_code ~ ') as model_rows where ' ~ slices[0] ~ order_clause
-        ) }}
-    {%- endcall %}
-    {% for slice in slices[1:] %}
-        {% call statement('slice_' ~ loop.index) -%}
-            insert into {{ intermediate_relation }} by name
-            select * from ({{ compiled_code }}) as model_rows where {{ slice }}{{ order_clause }}
+    {% if existing_relation is not none and increment_from and not should_full_refresh() %}
+        {#- A monthly increment (macros/incremental.sql): replace the rows it rebuilds. -#}
+        {%- set rebuilt_rows = rebuilt_predicate(cluster_by, config.get('township_column', 'township_code')) -%}
+        {% call statement('main') -%}
+            delete from {{ target_relation }} where {{ rebuilt_rows }}
         {%- endcall %}
-    {% endfor %}
-
-    {% if existing_relation is not none %}
-        {{ adapter.rename_relation(existing_relation, backup_relation) }}
+        {%- set from_year = none if var('incremental_townships') else increment_from[:4] | int -%}
+        {% for slice in year_slices(cluster_by, from_year) %}
+            {% call statement('increment_' ~ loop.index) -%}
+                insert into {{ target_relation }} by name
+                select * from ({{ compiled_code }}) as model_rows
+                where {{ slice }} and {{ rebuilt_rows }}{{ order_clause }}
+            {%- endcall %}
+        {% endfor %}
+        {{ run_hooks(post_hooks, inside_transaction=True) }}
+        {{ adapter.commit() }}
+    {% else %}
+        {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+        {%- set backup_relation = make_backup_relation(
+            target_relation, 'table' if existing_relation is none else existing_relation.type
+        ) -%}
+        {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
+        {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
+        {%- set slices = year_slices(cluster_by) -%}
+        {% call statement('main') -%}
+            {{ create_table_as(
+                False,
+                intermediate_relation,
+                'select * from (' ~ compiled_code ~ ') as model_rows where ' ~ slices[0] ~ order_clause
+            ) }}
+        {%- endcall %}
+        {% for slice in slices[1:] %}
+            {% call statement('slice_' ~ loop.index) -%}
+                insert into {{ intermediate_relation }} by name
+                select * from ({{ compiled_code }}) as model_rows where {{ slice }}{{ order_clause }}
+            {%- endcall %}
+        {% endfor %}
+        {% if existing_relation is not none %}
+            {{ adapter.rename_relation(existing_relation, backup_relation) }}
+        {% endif %}
+        {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+        {{ run_hooks(post_hooks, inside_transaction=True) }}
+        {% do persist_docs(target_relation, model) %}
+        {{ adapter.commit() }}
+        {{ drop_relation_if_exists(backup_relation) }}
     {% endif %}
-    {{ adapter.rename_relation(intermediate_relation, target_relation) }}
 
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {% do persist_docs(target_relation, model) %}
-    {{ adapter.commit() }}
-    {{ drop_relation_if_exists(backup_relation) }}
     {{ run_hooks(post_hooks, inside_transaction=False) }}
-
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}

@@ -1,6 +1,14 @@
 -- R-C2 / R-B3: on each snapshot date, whether new credit is stopped in a village: its village or
 -- township breaker was tripped at the latest month-end on or before that date. Before the first
 -- month-end there is no reading and nothing is stopped.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('as_of', 'township_code') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_townships') }}
+
 with
 
 snapshots as (
@@ -22,6 +30,7 @@ villages as (
 final as (
     select
         villages.village_code,
+        villages.township_code,
         snapshots.as_of,
         coalesce(village_breaker.tripped or township_breaker.tripped, false) as credit_stopped
     from villages
@@ -34,6 +43,7 @@ final as (
         on
             villages.township_code = township_breaker.township_code
             and snapshots.breaker_month_end = township_breaker.as_of
+    where {{ rebuilt('snapshots.as_of', 'villages.township_code') }}
 )
 
 select * from final

@@ -6,14 +6,24 @@
 -- A period starts at a collection or at a change of one of its loans (int_loan_changes); periods
 -- before the first collection have no collection (unrated, R-S1). The score on any day D is read
 -- from the period containing D (int_household_scores_evaluated).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched('household_id', 'touched_households') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_households') }}
+
 with
 
 collections as (
     select * from {{ ref('int_collections_scored') }}
+    where {{ touched('household_id', 'touched_households') }}
 ),
 
 loan_changes as (
     select * from {{ ref('int_loan_changes') }}
+    where {{ touched('household_id', 'touched_households') }}
 ),
 
 households as (

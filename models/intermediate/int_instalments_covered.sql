@@ -4,10 +4,19 @@
 -- (NULL: not covered by any payment in the data).
 -- Because the cumulative due rises with the due-date order, covered_on never falls along a
 -- loan's instalments: the instalments uncovered on a day are always a tail of the plan.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched('loan_id', 'touched_loans') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_loans') }}
+
 with
 
 schedule as (
     select * from {{ ref('stg_bank__schedule') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 loans as (

@@ -5,11 +5,19 @@
 -- due date counts from the next day, a first NPL date from that day).
 -- Between two of these days nothing changes, so the household timeline adds these up instead of
 -- evaluating every loan on every day.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched('loan_id', 'touched_loans') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_loans') }}
+
 with
 
 loans as (
     select * from {{ ref('int_loans_summarised') }}
-    where is_household_loan
+    where is_household_loan and {{ touched('loan_id', 'touched_loans') }}
 ),
 
 payment_days as (

@@ -1,5 +1,13 @@
 -- The status of every loan on every snapshot date (DATA_CONTRACT) from disbursement until the loan
 -- is settled: R-L1 outstanding principal and on-book; R-L3 DPD. Written-off loans keep their DPD.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_rebuilt('as_of', 'township_code') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_townships') }}
+
 with
 
 loans as (
@@ -27,6 +35,7 @@ loan_days as (
         on
             snapshots.as_of >= loans.disbursed_on
             and snapshots.as_of < loans.settled_on
+    where {{ rebuilt('snapshots.as_of', 'loans.township_code') }}
 ),
 
 with_principal as (
@@ -63,7 +72,6 @@ final as (
         loans.township_code,
         loans.amount,
         loans.disbursed_on,
-        loans.written_off_on,
         cast(loans.amount - with_oldest_due.principal_repaid as decimal(18, 2)) as outstanding_principal,
         -- R-L3: only an instalment due before as_of can be past due.
         case

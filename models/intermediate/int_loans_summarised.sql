@@ -1,10 +1,19 @@
 -- One row per loan with what the daily status needs: the borrower's home village (R-B1; an
 -- entity's own village), the first NPL date (R-L4), and the last day on which anything can still
 -- be owed (after it the loan is neither on the book nor overdue, so it needs no daily rows).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched('loan_id', 'touched_loans') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_loans') }}
+
 with
 
 loans as (
     select * from {{ ref('stg_bank__loans') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 households as (

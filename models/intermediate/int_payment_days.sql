@@ -1,10 +1,19 @@
 -- Payments per loan and day, with running totals: "a payment made on D counts on D", and
 -- R-L2 applies payments as a whole (principal + interest, whatever their split) in due-date order.
 -- Days that paid nothing are left out so that the running total rises strictly from day to day.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched('loan_id', 'touched_loans') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_loans') }}
+
 with
 
 repayments as (
     select * from {{ ref('stg_bank__repayments') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 days as (

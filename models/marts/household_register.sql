@@ -1,10 +1,19 @@
 -- Every information collection (采集) as collected, with the household's home village (R-B1):
 -- names, ID numbers and the facts behind each rule item, for the drill-down ("why is this
 -- household 无信用?"), the public-notice list and the credit-household list.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched('household_id', 'touched_households') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_households') }}
+
 with
 
 collections as (
     select * from {{ ref('stg_village_teams__households') }}
+    where {{ touched('household_id', 'touched_households') }}
 ),
 
 households as (

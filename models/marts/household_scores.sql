@@ -7,6 +7,8 @@
 -- Written year by year (materialization clustered_table): clustered by as_of for the dashboard
 -- without sorting 80M rows at 1M households.
 {{ config(materialized='clustered_table', sort_by=['as_of', 'village_code', 'household_id']) }}
+-- depends_on: {{ source('intake', 'touched_townships') }}
+
 with
 
 scores as not materialized (

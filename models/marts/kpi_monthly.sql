@@ -2,6 +2,15 @@
 -- every snapshot date. Credit figures (R-C1, R-C2), the household loan book and its overdue and NPL
 -- rates (R-L3, R-B1; the breaker is over household loans), entity loans (R-M2), breakers (R-B2),
 -- titles (R-T1, R-T2), and the money flows (R-M1..R-M5). Amounts in 元.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_rebuilt_kpi() }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_townships') }}
+
 with
 
 snapshots as (
@@ -10,10 +19,12 @@ snapshots as (
 
 scores as (
     select * from {{ ref('household_scores') }}
+    where {{ rebuilt('as_of', 'township_code') }}
 ),
 
 loans as (
     select * from {{ ref('loan_status') }}
+    where {{ rebuilt('as_of', 'township_code') }}
 ),
 
 loan_book as (
@@ -205,7 +216,8 @@ entity_subsidy as (
     select
         entity_principal_steps.township_code,
         snapshots.as_of,
-        sum(
+        -- Rounded per township to the fen, so the district is the sum of its townships.
+        cast(sum(
             entity_principal_steps.outstanding_from
             * {{ var('entity_subsidy_rate_pct') }} / 100 / {{ var('entity_subsidy_day_basis') }}
             * (
@@ -216,7 +228,7 @@ entity_subsidy as (
                 )
                 - greatest(entity_principal_steps.step_on, cast(date_trunc('month', snapshots.as_of) as date))
             )
-        ) as entity_interest_subsidy_in_month
+        ) as decimal(18, 2)) as entity_interest_subsidy_in_month
     from entity_principal_steps
     inner join snapshots
         on
@@ -308,6 +320,18 @@ township_rows as (
     left join breakers using (township_code, as_of)
     left join township_breaker using (township_code, as_of)
     left join title_counts using (township_code, as_of)
+    where {{ rebuilt('snapshots.as_of', 'townships.township_code') }}
+),
+
+-- The district adds up all townships: in a monthly increment, the rebuilt townships' rows and
+-- the rows kept from the published warehouse.
+all_township_rows as (
+    select * from township_rows
+    {%- if is_monthly_increment() %}
+    union all by name  -- noqa: LT02
+    select * from {{ this }}  -- noqa: LT02
+    where scope_level = 'township'  -- noqa: LT02
+    {%- endif %}
 ),
 
 district_rows as (
@@ -333,7 +357,10 @@ district_rows as (
         max(title_year) as title_year,
         sum(credit_villages) as credit_villages,
         sum(credit_townships) as credit_townships
-    from township_rows
+    from all_township_rows
+    {%- if is_monthly_increment() and not var('incremental_townships') %}
+    where as_of >= date '{{ var('incremental_from') }}'  -- noqa: LT02
+    {%- endif %}
     group by as_of
 ),
 

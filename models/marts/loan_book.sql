@@ -1,9 +1,18 @@
 -- One row per loan with what the drill-down shows about it: borrower, home village (R-B1), terms,
 -- first NPL date (R-L4), instalments missed (R-S7) and the write-off (R-L1, R-M3).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched('loan_id', 'touched_loans') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_loans') }}
+
 with
 
 loans as (
     select * from {{ ref('int_loans_summarised') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 final as (

@@ -1,10 +1,19 @@
 -- Each loan's repayment plan against its payments (R-L2): the cumulative amount due, the day each
 -- instalment became covered (first in, first out, 1.00 元 tolerance) and whether it was missed
 -- (not covered by the end of its due date, R-S7).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched('loan_id', 'touched_loans') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_loans') }}
+
 with
 
 instalments as (
     select * from {{ ref('int_instalments_covered') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 schedule as (

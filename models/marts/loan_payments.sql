@@ -1,8 +1,17 @@
 -- Each loan's payments with running totals (R-L2 applies the total paid, whatever its split).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched('loan_id', 'touched_loans') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_loans') }}
+
 with
 
 repayments as (
     select * from {{ ref('stg_bank__repayments') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 loans as (

@@ -2,10 +2,20 @@
 -- tripped are at least 30% of all its administrative villages in the division list (with loans or
 -- not), compared exactly: tripped * 100 >= 30 * total. The township's own NPL rate over its
 -- villages' household loans is reported too (R-T2, and other counties' profiles).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_rebuilt('as_of', 'township_code') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_townships') }}
+
 with
 
 villages as (
     select * from {{ ref('village_breaker') }}
+    where {{ rebuilt('as_of', 'township_code') }}
 ),
 
 final as (

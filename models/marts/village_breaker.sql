@@ -3,6 +3,15 @@
 -- outstanding principal is NPL balance. Rates are compared exactly: npl * 100 > 3 * outstanding.
 -- A reading on a day that is not a month-end (the build's as-of date) is provisional
 -- (is_month_end = false); it is computed the same way.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_rebuilt('as_of', 'township_code') }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_townships') }}
+
 with
 
 villages as (
@@ -15,6 +24,7 @@ snapshots as (
 
 loans as (
     select * from {{ ref('loan_status') }}
+    where {{ rebuilt('as_of', 'township_code') }}
 ),
 
 balances as (
@@ -50,6 +60,7 @@ grid as (
         on
             villages.village_code = balances.village_code
             and snapshots.as_of = balances.as_of
+    where {{ rebuilt('snapshots.as_of', 'villages.township_code') }}
 ),
 
 final as (

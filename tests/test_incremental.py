@@ -1,0 +1,101 @@
+"""Monthly incremental builds give exactly the warehouse a full build gives, and fall back to a
+full build, saying why, when a delivery corrects the past."""
+
+from __future__ import annotations
+
+import csv
+
+import duckdb
+import pytest
+
+from huinong.generate import generate, split_last_month
+from huinong.intake import accept_delivery
+from huinong.warehouse import build
+
+
+def _tables(path) -> list[tuple[str, str]]:
+    con = duckdb.connect(str(path), read_only=True)
+    rows = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_schema in ('main', 'intermediate') and table_type = 'BASE TABLE' "
+        "and table_name <> 'build_info'"
+    ).fetchall()
+    con.close()
+    return rows
+
+
+def _differences(left, right) -> dict[str, tuple[int, int]]:
+    con = duckdb.connect()
+    con.execute(f"attach '{left}' as l (read_only)")
+    con.execute(f"attach '{right}' as r (read_only)")
+    found = {}
+    for schema, table in _tables(left):
+        name = f"{schema}.{table}"
+        only_left = con.execute(
+            f"select count(*) from (select * from l.{name} except all select * from r.{name})"
+        ).fetchone()[0]
+        only_right = con.execute(
+            f"select count(*) from (select * from r.{name} except all select * from l.{name})"
+        ).fetchone()[0]
+        if only_left or only_right:
+            found[name] = (only_left, only_right)
+    con.close()
+    return found
+
+
+@pytest.fixture(scope="module")
+def months(tmp_path_factory):
+    root = tmp_path_factory.mktemp("increment")
+    generate(out_dir=root / "all", households=1500, seed=17)
+    month = split_last_month(root / "all", root / "history", root / "last_month")
+    return root, month
+
+
+def test_a_monthly_delivery_builds_incrementally_into_the_full_build(months):
+    root, month = months
+    store = root / "store"
+    accept_delivery(store, root / "history", source_label="历史数据")
+    published = root / "warehouse.duckdb"
+    first = build(raw_dir=store, db_path=published)
+    assert first.mode == "full"
+    accept_delivery(store, root / "last_month", source_label="当月报送")
+    messages: list[str] = []
+    increment = build(raw_dir=store, db_path=published, progress=messages.append)
+    assert increment.mode == "incremental", increment.full_build_reason
+    assert any(f"按月增量构建：{month.isoformat()} 起" in line for line in messages)
+    full = build(raw_dir=store, db_path=root / "full.duckdb", incremental=False)
+    assert full.mode == "full"
+    assert increment.row_counts == full.row_counts
+    assert _differences(published, full.db_path) == {}
+    con = duckdb.connect(str(published), read_only=True)
+    assert con.execute("select build_mode, incremental_from from build_info").fetchone() == (
+        "incremental",
+        month,
+    )
+    con.close()
+
+
+def test_a_correction_of_the_past_falls_back_to_a_full_build(months, tmp_path):
+    root, _ = months
+    store = tmp_path / "store"
+    accept_delivery(store, root / "history", source_label="历史数据")
+    published = tmp_path / "warehouse.duckdb"
+    build(raw_dir=store, db_path=published)
+    # The bank re-sends an old payment with another amount.
+    with (root / "history" / "repayments.csv").open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames
+        first = next(reader)
+    correction = tmp_path / "correction"
+    correction.mkdir()
+    first["interest_paid"] = f"{float(first['interest_paid']) + 1:.2f}"
+    with (correction / "repayments.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerow(first)
+    accept_delivery(store, correction, source_label="更正")
+    messages: list[str] = []
+    result = build(raw_dir=store, db_path=published, progress=messages.append)
+    assert result.mode == "full"
+    assert result.full_build_reason == "还款流水有修改或不再有效"
+    assert any("需要全量构建：还款流水有修改或不再有效" in line for line in messages)
