@@ -11,7 +11,8 @@
     In a full build (a fresh file) the relations do not exist yet and every model builds in full. -#}
 
 {% macro is_monthly_increment() -%}
-    {{ return(is_incremental() and var('incremental_from')) }}
+    {#- var first: is_incremental() cannot run where there is no relation (dbt unit tests). -#}
+    {{ return(var('incremental_from') and is_incremental()) }}
 {%- endmacro %}
 
 {#- Filter for the inputs of a per-key model: only the touched keys in an increment. -#}
