@@ -63,7 +63,9 @@ def _deliver(args: argparse.Namespace) -> int:
     from huinong.intake import IntakeError, accept_delivery
 
     try:
-        delivery = accept_delivery(Path(args.store), Path(args.source), source_label=args.source_label)
+        delivery = accept_delivery(
+            Path(args.store), Path(args.source), source_label=args.source_label
+        )
     except IntakeError as error:
         print(f"接收失败：{error}", file=sys.stderr, flush=True)
         return 1

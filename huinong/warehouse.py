@@ -249,6 +249,7 @@ def _restart_from_raw(building: Path) -> None:
         con.close()
     _remove_build_files(building)
     os.replace(fresh, building)
+    shutil.rmtree(fresh.parent / f".{fresh.name}.spill", ignore_errors=True)
 
 
 def build(
