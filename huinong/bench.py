@@ -165,15 +165,30 @@ def bench_size(households: int, seed: int, work: Path, progress: Progress) -> di
         f"  用时 {generated.seconds:.1f} 秒，峰值内存 {generated.peak_rss_bytes / 2**30:.2f} GiB"
     )
 
-    progress(f"[{households:,} 户] 构建数据仓库…")
-    built = measure(
-        [python, "-m", "huinong", "build", "--raw-dir", str(raw), "--db", str(db),
-         "--report", str(report)],
-        progress=progress,
-    )  # fmt: skip
-    if built.returncode != 0:
-        raise RuntimeError(f"构建失败：\n{built.output[-4000:]}")
-    build_report = json.loads(report.read_text(encoding="utf-8"))
+    # The same data twice: as a history plus its last month delivered on its own, and whole.
+    from huinong.generate import split_last_month
+    from huinong.intake import accept_delivery
+
+    month = split_last_month(raw, work / "history", work / "last_month")
+    store = work / "store"
+    accept_delivery(store, work / "history", source_label="历史数据")
+
+    def timed_build(target: Path, label: str, *flags: str) -> tuple[Measured, dict]:
+        progress(f"[{households:,} 户] {label}…")
+        measured = measure(
+            [python, "-m", "huinong", "build", "--raw-dir", str(store), "--db", str(target),
+             "--report", str(report), *flags],
+            progress=progress,
+        )  # fmt: skip
+        if measured.returncode != 0:
+            raise RuntimeError(f"构建失败：\n{measured.output[-4000:]}")
+        return measured, json.loads(report.read_text(encoding="utf-8"))
+
+    history, _ = timed_build(db, "构建历史数据（全量）")
+    accept_delivery(store, work / "last_month", source_label=f"{month:%Y年%m月}报送")
+    increment, increment_report = timed_build(db, "当月报送：按月增量构建")
+    built, build_report = timed_build(work / "full.duckdb", "同样数据全量构建", "--full")
+    db = work / "full.duckdb"
     result["build"] = {
         "seconds": round(built.seconds, 1),
         "peak_rss_gib": round(built.peak_rss_bytes / 2**30, 2),
@@ -182,6 +197,17 @@ def bench_size(households: int, seed: int, work: Path, progress: Progress) -> di
         "file_bytes": build_report["file_bytes"],
         "row_counts": build_report["row_counts"],
         "as_of": build_report["as_of"],
+    }
+    result["incremental_build"] = {
+        "month": month.isoformat(),
+        "mode": increment_report["mode"],
+        "full_build_reason": increment_report["full_build_reason"],
+        "seconds": round(increment.seconds, 1),
+        "share_of_full_build": round(increment.seconds / built.seconds, 3),
+        "peak_rss_gib": round(increment.peak_rss_bytes / 2**30, 2),
+        "stages_seconds": increment_report["stages"],
+        "models_seconds": increment_report["models"],
+        "history_build_seconds": round(history.seconds, 1),
     }
 
     progress(f"[{households:,} 户] 看板查询延迟…")
@@ -207,7 +233,8 @@ def bench_size(households: int, seed: int, work: Path, progress: Progress) -> di
 def format_table(results: list[dict]) -> str:
     header = (
         f"{'households':>11} {'generate s':>10} {'build s':>8} {'intake s':>8} {'dbt s':>7} "
-        f"{'peak GiB':>8} {'file MB':>8} {'scores rows':>12} {'p95 max ms':>10} {'cold max ms':>11}"
+        f"{'monthly s':>9} {'peak GiB':>8} {'file MB':>8} {'scores rows':>12} "
+        f"{'p95 max ms':>10} {'cold max ms':>11}"
     )
     lines = [header, "-" * len(header)]
     for result in results:
@@ -216,6 +243,7 @@ def format_table(results: list[dict]) -> str:
         lines.append(
             f"{result['households']:>11,} {result['generate']['seconds']:>10.1f} "
             f"{build['seconds']:>8.1f} {stages.get('intake', 0):>8.1f} {stages.get('dbt', 0):>7.1f} "
+            f"{result['incremental_build']['seconds']:>9.1f} "
             f"{max(build['peak_rss_gib'], result['generate']['peak_rss_gib']):>8.2f} "
             f"{build['file_bytes'] / 1e6:>8,.0f} {build['row_counts']['household_scores']:>12,} "
             f"{result['queries_summary']['max_warm_p95_ms']:>10.0f} "

@@ -23,6 +23,10 @@ def test_bench_reports_every_field_at_a_tiny_size(tmp_path):
         "household_scores", "loan_status", "village_breaker", "township_breaker", "kpi_monthly",
     }  # fmt: skip
     assert build["row_counts"]["household_scores"] > 0
+    monthly = result["incremental_build"]
+    assert monthly["mode"] in ("incremental", "full")
+    assert monthly["seconds"] > 0 and 0 < monthly["share_of_full_build"]
+    assert {"intake", "dbt"} <= set(monthly["stages_seconds"])
     queries = result["queries"]
     assert len(queries) >= 20
     assert all(q["cold_ms"] >= 0 and q["warm_p95_ms"] >= q["warm_p50_ms"] for q in queries)
