@@ -174,13 +174,30 @@ def plan_increment(
         where now.village_code <> before.village_code
         """
     )
+    con.execute("create or replace table raw.moved_households as select household_id from moves")
+    con.execute(
+        """
+        create or replace table raw.touched_villages as
+        select distinct village_code from (
+            select from_village as village_code from moves
+            union all select to_village from moves
+        )
+        """
+    )
     con.execute(
         """
         create or replace table raw.touched_townships as
         select distinct villages.township_code
-        from moves
-        inner join raw.villages as villages
-            on villages.village_code in (moves.from_village, moves.to_village)
+        from raw.touched_villages as touched
+        inner join raw.villages as villages on touched.village_code = villages.village_code
+        """
+    )
+    con.execute(
+        f"""
+        create or replace table raw.previous_credit_stops as
+        select stops.village_code, stops.as_of, stops.credit_stopped
+        from {p}.intermediate.int_credit_stops as stops
+        where stops.township_code in (select township_code from raw.touched_townships)
         """
     )
     con.execute(
@@ -226,3 +243,9 @@ def create_empty_touched(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create or replace table raw.touched_loans (loan_id varchar)")
     con.execute("create or replace table raw.touched_households (household_id varchar)")
     con.execute("create or replace table raw.touched_townships (township_code varchar)")
+    con.execute("create or replace table raw.touched_villages (village_code varchar)")
+    con.execute("create or replace table raw.moved_households (household_id varchar)")
+    con.execute(
+        "create or replace table raw.previous_credit_stops "
+        "(village_code varchar, as_of date, credit_stopped boolean)"
+    )

@@ -314,7 +314,7 @@ def build(
                         f"涉及贷款 {plan.touched_loans:,} 笔、农户 {plan.touched_households:,} 户"
                         + (
                             f"；{plan.moved_households:,} 户迁往其他行政村，"
-                            f"重算 {plan.touched_townships:,} 个乡镇的全部历史"
+                            f"重算其迁出、迁入的行政村及所在乡镇（{plan.touched_townships:,} 个）的历史熔断"
                             if plan.moved_households
                             else ""
                         )

@@ -36,12 +36,22 @@
 
     {% if existing_relation is not none and increment_from and not should_full_refresh() %}
         {#- A monthly increment (macros/incremental.sql): replace the rows it rebuilds. -#}
-        {%- set rebuilt_rows = rebuilt_predicate(cluster_by, config.get('township_column', 'township_code')) -%}
+        {#- Column references are qualified: the predicate may hold subqueries with the same names. -#}
+        {%- set rebuild_by = config.get('rebuild_by', {}) -%}
+        {%- set target_name = target_relation.identifier -%}
+        {%- set in_target = {} -%}
+        {%- set in_model = {} -%}
+        {%- for argument, column in rebuild_by.items() -%}
+            {%- do in_target.update({argument: target_name ~ '.' ~ column}) -%}
+            {%- do in_model.update({argument: 'model_rows.' ~ column}) -%}
+        {%- endfor -%}
         {% call statement('main') -%}
-            delete from {{ target_relation }} where {{ rebuilt_rows }}
+            delete from {{ target_relation }}
+            where {{ rebuilt_predicate(target_name ~ '.' ~ cluster_by, **in_target) }}
         {%- endcall %}
+        {%- set rebuilt_rows = rebuilt_predicate('model_rows.' ~ cluster_by, **in_model) -%}
         {%- set from_year = none if var('incremental_townships') else increment_from[:4] | int -%}
-        {% for slice in year_slices(cluster_by, from_year) %}
+        {% for slice in year_slices('model_rows.' ~ cluster_by, from_year) %}
             {% call statement('increment_' ~ loop.index) -%}
                 insert into {{ target_relation }} by name
                 select * from ({{ compiled_code }}) as model_rows

@@ -6,8 +6,9 @@
     Then:
     - per-loan and per-household models recompute only the touched keys (delete them, append anew);
     - per-date models recompute the dates from incremental_from on — and, when a household moved
-      village (R-B1 rewrites its whole history, and so its old and new villages' breakers and their
-      townships'), every date of the touched townships (var incremental_townships).
+      village (R-B1 rewrites its whole history), on every earlier date what the move changes: its
+      own rows, the breakers of the villages it left and joined and of their townships, and the
+      households whose credit stop that turned on or off (var incremental_townships).
     In a full build (a fresh file) the relations do not exist yet and every model builds in full. -#}
 
 {% macro is_monthly_increment() -%}
@@ -32,30 +33,58 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The rows a per-date model rebuilds in an increment: dates from incremental_from on, and every
-    date of the touched townships when a household moved. -#}
-{% macro rebuilt(as_of_column, township_column) -%}
+{#- The rows a per-date model rebuilds in an increment: the dates from incremental_from on, and,
+    when households moved village (var incremental_townships), the rows their move changes on every
+    earlier date, named by the arguments: their own rows (household, borrower), the villages they
+    left or joined (village), those villages' townships (township), and the (village, date) pairs
+    whose credit stop the move turned on or off (stop_village). -#}
+{% macro rebuilt(as_of_column, township=none, village=none, borrower=none, household=none, stop_village=none) -%}
     {%- if is_monthly_increment() -%}
-        {{ rebuilt_predicate(as_of_column, township_column) }}
+        {{ rebuilt_predicate(as_of_column, township, village, borrower, household, stop_village) }}
     {%- else -%}
         true
     {%- endif -%}
 {%- endmacro %}
 
-{% macro rebuilt_predicate(as_of_column, township_column) -%}
+{% macro rebuilt_predicate(as_of_column, township=none, village=none, borrower=none, household=none, stop_village=none) -%}
     ({{ as_of_column }} >= date '{{ var('incremental_from') }}'
     {%- if var('incremental_townships') %}
-        or {{ township_column }} in (
+        {%- if township %}
+        or {{ township }} in (
             select touched.township_code from {{ source('intake', 'touched_townships') }} as touched
         )
+        {%- endif %}
+        {%- if village %}
+        or {{ village }} in (
+            select touched.village_code from {{ source('intake', 'touched_villages') }} as touched
+        )
+        {%- endif %}
+        {%- for column in [borrower, household] if column %}
+        or {{ column }} in (
+            select moved.household_id from {{ source('intake', 'moved_households') }} as moved
+        )
+        {%- endfor %}
+        {%- if stop_village %}
+        or exists (
+            select 1
+            from {{ ref('int_credit_stops') }} as new_stops
+            inner join {{ source('intake', 'previous_credit_stops') }} as old_stops
+                on new_stops.village_code = old_stops.village_code and new_stops.as_of = old_stops.as_of
+            where
+                new_stops.credit_stopped <> old_stops.credit_stopped
+                and new_stops.village_code = {{ stop_village }}
+                and new_stops.as_of = {{ as_of_column }}
+        )
+        {%- endif %}
     {%- endif -%})
 {%- endmacro %}
 
 {#- pre_hook of a per-date model: remove the rows it rebuilds (including the previous build's
     provisional as-of date) before they are appended anew. -#}
-{% macro delete_rebuilt(as_of_column='as_of', township_column='township_code') -%}
+{% macro delete_rebuilt(as_of_column='as_of', township=none, village=none, borrower=none, household=none) -%}
     {%- if is_monthly_increment() -%}
-        delete from {{ this }} where {{ rebuilt(as_of_column, township_column) }}
+        delete from {{ this }}
+        where {{ rebuilt_predicate(as_of_column, township, village, borrower, household) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -64,7 +93,7 @@
     {%- if is_monthly_increment() -%}
         delete from {{ this }}
         where
-            (scope_level = 'township' and {{ rebuilt('as_of', 'scope_code') }})
+            (scope_level = 'township' and {{ rebuilt('as_of', township='scope_code') }})
             or (scope_level = 'district'
             {%- if not var('incremental_townships') %}
                 and as_of >= date '{{ var('incremental_from') }}'

@@ -4,8 +4,9 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_rebuilt('as_of', 'township_code') }}",
+    pre_hook="{{ delete_rebuilt('as_of', township='township_code') }}",
 ) }}
+
 
 -- depends_on: {{ source('intake', 'touched_townships') }}
 
@@ -43,7 +44,7 @@ final as (
         on
             villages.township_code = township_breaker.township_code
             and snapshots.breaker_month_end = township_breaker.as_of
-    where {{ rebuilt('snapshots.as_of', 'villages.township_code') }}
+    where {{ rebuilt('snapshots.as_of', township='villages.township_code') }}
 )
 
 select * from final

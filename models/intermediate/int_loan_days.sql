@@ -3,10 +3,11 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_rebuilt('as_of', 'township_code') }}",
+    pre_hook="{{ delete_rebuilt('as_of', borrower='borrower_id') }}",
 ) }}
 
--- depends_on: {{ source('intake', 'touched_townships') }}
+
+-- depends_on: {{ source('intake', 'moved_households') }}
 
 with
 
@@ -35,7 +36,7 @@ loan_days as (
         on
             snapshots.as_of >= loans.disbursed_on
             and snapshots.as_of < loans.settled_on
-    where {{ rebuilt('snapshots.as_of', 'loans.township_code') }}
+    where {{ rebuilt('snapshots.as_of', borrower='loans.borrower_id') }}
 ),
 
 with_principal as (

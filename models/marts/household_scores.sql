@@ -6,8 +6,14 @@
 -- township breaker was tripped at the latest month-end on or before as_of (credit_stopped).
 -- Written year by year (materialization clustered_table): clustered by as_of for the dashboard
 -- without sorting 80M rows at 1M households.
-{{ config(materialized='clustered_table', sort_by=['as_of', 'village_code', 'household_id']) }}
--- depends_on: {{ source('intake', 'touched_townships') }}
+{{ config(
+    materialized='clustered_table',
+    sort_by=['as_of', 'village_code', 'household_id'],
+    rebuild_by={'household': 'household_id', 'stop_village': 'village_code'},
+) }}
+
+-- depends_on: {{ source('intake', 'moved_households') }}
+-- depends_on: {{ source('intake', 'previous_credit_stops') }}
 
 with
 

@@ -9,6 +9,7 @@
     pre_hook="{{ delete_rebuilt_kpi() }}",
 ) }}
 
+
 -- depends_on: {{ source('intake', 'touched_townships') }}
 
 with
@@ -19,12 +20,12 @@ snapshots as (
 
 scores as (
     select * from {{ ref('household_scores') }}
-    where {{ rebuilt('as_of', 'township_code') }}
+    where {{ rebuilt('as_of', township='township_code') }}
 ),
 
 loans as (
     select * from {{ ref('loan_status') }}
-    where {{ rebuilt('as_of', 'township_code') }}
+    where {{ rebuilt('as_of', township='township_code') }}
 ),
 
 loan_book as (
@@ -320,7 +321,7 @@ township_rows as (
     left join breakers using (township_code, as_of)
     left join township_breaker using (township_code, as_of)
     left join title_counts using (township_code, as_of)
-    where {{ rebuilt('snapshots.as_of', 'townships.township_code') }}
+    where {{ rebuilt('snapshots.as_of', township='townships.township_code') }}
 ),
 
 -- The district adds up all townships: in a monthly increment, the rebuilt townships' rows and

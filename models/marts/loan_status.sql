@@ -1,7 +1,12 @@
 -- Contract mart: every loan on the book (R-L1) at every snapshot date, households' and entities'.
 -- Written year by year (materialization clustered_table) so it is clustered by as_of without a sort.
-{{ config(materialized='clustered_table', sort_by=['as_of', 'village_code', 'borrower_id', 'loan_id']) }}
--- depends_on: {{ source('intake', 'touched_townships') }}
+{{ config(
+    materialized='clustered_table',
+    sort_by=['as_of', 'village_code', 'borrower_id', 'loan_id'],
+    rebuild_by={'borrower': 'borrower_id'},
+) }}
+
+-- depends_on: {{ source('intake', 'moved_households') }}
 
 with
 

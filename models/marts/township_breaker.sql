@@ -6,8 +6,9 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_rebuilt('as_of', 'township_code') }}",
+    pre_hook="{{ delete_rebuilt('as_of', township='township_code') }}",
 ) }}
+
 
 -- depends_on: {{ source('intake', 'touched_townships') }}
 
@@ -15,7 +16,7 @@ with
 
 villages as (
     select * from {{ ref('village_breaker') }}
-    where {{ rebuilt('as_of', 'township_code') }}
+    where {{ rebuilt('as_of', township='township_code') }}
 ),
 
 final as (

@@ -7,10 +7,11 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_rebuilt('as_of', 'township_code') }}",
+    pre_hook="{{ delete_rebuilt('as_of', village='village_code') }}",
 ) }}
 
--- depends_on: {{ source('intake', 'touched_townships') }}
+
+-- depends_on: {{ source('intake', 'touched_villages') }}
 
 with
 
@@ -24,7 +25,7 @@ snapshots as (
 
 loans as (
     select * from {{ ref('loan_status') }}
-    where {{ rebuilt('as_of', 'township_code') }}
+    where {{ rebuilt('as_of', village='village_code') }}
 ),
 
 balances as (
@@ -60,7 +61,7 @@ grid as (
         on
             villages.village_code = balances.village_code
             and snapshots.as_of = balances.as_of
-    where {{ rebuilt('snapshots.as_of', 'villages.township_code') }}
+    where {{ rebuilt('snapshots.as_of', village='villages.village_code') }}
 ),
 
 final as (
