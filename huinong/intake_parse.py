@@ -426,14 +426,21 @@ def stage_csv(
     rejects_table, rejects_scan = f"{table}_rejects", f"{table}_scans"
     # Row numbers are the staging table's rowid + 1: the scan keeps insertion order
     # and drops nothing; a row the reader rejects sends the file down the Python path.
-    con.execute(
-        f"create or replace temp table {table} as "
-        f"select null::integer as _row, null::varchar as _shape, null::varchar as _overflow, * "
-        f"from read_csv($path, auto_detect=false, header=true, skip=$skip, "
-        f"delim=$delim, quote='\"', escape='\"', columns={{{columns}}}, "
-        f"store_rejects=true, rejects_table='{rejects_table}', rejects_scan='{rejects_scan}')",
-        {"path": str(text.utf8_path), "skip": dialect.skip_lines, "delim": dialect.delimiter},
-    )
+    try:
+        con.execute(
+            f"create or replace temp table {table} as "
+            f"select null::integer as _row, null::varchar as _shape, null::varchar as _overflow, * "
+            f"from read_csv($path, auto_detect=false, header=true, skip=$skip, "
+            f"delim=$delim, quote='\"', escape='\"', columns={{{columns}}}, "
+            f"store_rejects=true, rejects_table='{rejects_table}', rejects_scan='{rejects_scan}')",
+            {"path": str(text.utf8_path), "skip": dialect.skip_lines, "delim": dialect.delimiter},
+        )
+    except duckdb.Error:
+        # DuckDB's reader gives up on some files Python's csv module reads fine (line endings
+        # mixed by hand-appended rows, for one): read those row by row.
+        for leftover in (table, rejects_table, rejects_scan):
+            con.execute(f"drop table if exists {leftover}")
+        return _stage_csv_python(con, text, dialect, layout, table)
     rejected = con.execute(f"select count(*) from {rejects_table}").fetchone()[0]
     con.execute(f"drop table if exists {rejects_table}")
     con.execute(f"drop table if exists {rejects_scan}")

@@ -43,11 +43,41 @@ def _differences(left, right) -> dict[str, tuple[int, int]]:
     return found
 
 
+def _move_a_borrower(root, month) -> str:
+    """Re-collect a household with loans in the new month, in a village of another township:
+    R-B1 moves its whole history there."""
+    with (root / "history" / "loans.csv").open(encoding="utf-8", newline="") as handle:
+        borrowers = {
+            row["borrower_id"] for row in csv.DictReader(handle) if row["borrower_type"] == "农户"
+        }
+    with (root / "history" / "villages.csv").open(encoding="utf-8", newline="") as handle:
+        villages = list(csv.DictReader(handle))
+    with (root / "history" / "households.csv").open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames
+        latest = {}
+        for row in reader:
+            if row["household_id"] in borrowers:
+                latest[row["household_id"]] = row
+    mover = latest[sorted(latest)[0]]
+    township = mover["village_code"][:9]
+    mover = {
+        **mover,
+        "collected_on": month.replace(day=5).isoformat(),
+        "village_code": next(v["village_code"] for v in villages if v["township_code"] != township),
+    }
+    path = root / "last_month" / "households.csv"
+    with path.open("a", encoding="utf-8", newline="") as handle:
+        csv.DictWriter(handle, fieldnames=fields).writerow(mover)
+    return mover["household_id"]
+
+
 @pytest.fixture(scope="module")
 def months(tmp_path_factory):
     root = tmp_path_factory.mktemp("increment")
     generate(out_dir=root / "all", households=1500, seed=17)
     month = split_last_month(root / "all", root / "history", root / "last_month")
+    _move_a_borrower(root, month)
     return root, month
 
 
@@ -63,6 +93,7 @@ def test_a_monthly_delivery_builds_incrementally_into_the_full_build(months):
     increment = build(raw_dir=store, db_path=published, progress=messages.append)
     assert increment.mode == "incremental", increment.full_build_reason
     assert any(f"按月增量构建：{month.isoformat()} 起" in line for line in messages)
+    assert any("迁往其他行政村" in line for line in messages)
     full = build(raw_dir=store, db_path=root / "full.duckdb", incremental=False)
     assert full.mode == "full"
     assert increment.row_counts == full.row_counts

@@ -952,3 +952,17 @@ def test_tab_separated_and_unnamed_xlsx_cells(tmp_path: Path) -> None:
     assert rows(
         con, "select source_file, column_name, non_empty_values from raw.extra_columns"
     ) == [("entities", "（表头右侧无列名的单元格）", 1)]
+
+
+def test_mixed_line_endings_load_like_canonical(
+    tmp_path: Path, canonical_typed: dict[str, list[tuple]]
+) -> None:
+    """Rows appended by hand in another editor: some lines end in CRLF, some in LF."""
+    folder = write_folder(tmp_path / "raw", canonical())
+    path = folder / "households.csv"
+    lines = path.read_bytes().replace(b"\r\n", b"\n").split(b"\n")
+    mixed = b"".join(
+        line + (b"\r\n" if number % 2 else b"\n") for number, line in enumerate(lines) if line
+    )
+    path.write_bytes(mixed)
+    assert typed_tables(folder) == canonical_typed
