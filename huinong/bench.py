@@ -59,30 +59,30 @@ def measure(
 ) -> Measured:
     """Run ``command``, streaming its output lines to ``progress``; time it and track peak RSS."""
     started = time.perf_counter()
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
-        child = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env={**os.environ, **(env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        watched = psutil.Process(child.pid)
-        peak = 0
-        shown = 0
-        while child.poll() is None:
-            peak = max(peak, _tree_rss(watched))
-            if progress:
-                log.seek(0)
-                lines = log.read().splitlines()
-                for line in lines[shown:]:
-                    progress(f"    {line}")
-                shown = len(lines)
-            time.sleep(0.1)
-        seconds = time.perf_counter() - started
-        log.seek(0)
-        output = log.read()
+    with tempfile.TemporaryDirectory(prefix="huinong-measure-") as folder:
+        log_path = Path(folder) / "output.log"
+        with log_path.open("wb") as log:
+            child = subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                env={**os.environ, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            watched = psutil.Process(child.pid)
+            peak = 0
+            shown = 0
+            while child.poll() is None:
+                peak = max(peak, _tree_rss(watched))
+                if progress:
+                    # Whole lines only: the child may be halfway through a multi-byte character.
+                    lines = log_path.read_bytes().split(b"\n")[:-1]
+                    for line in lines[shown:]:
+                        progress(f"    {line.decode('utf-8', errors='replace')}")
+                    shown = len(lines)
+                time.sleep(0.1)
+            seconds = time.perf_counter() - started
+        output = log_path.read_bytes().decode("utf-8", errors="replace")
     if progress:
         for line in output.splitlines()[shown:]:
             progress(f"    {line}")
