@@ -1,9 +1,13 @@
 """Every query the dashboard makes: parameterised SQL over the marts, returning polars.
 
 Rules this module keeps, so that the same app serves 20,000 households or 1,000,000:
+- The app reads only marts (never staging or the dbt project): the contract marts, the
+  drill-down marts (household_register, loan_book, loan_instalments, loan_payments),
+  policy_profile, quarantine and load_report.
 - Every query takes the scope (district, township or village) as a parameter and filters on
-  ``as_of`` first, then ``township_code`` / ``village_code``: the marts are sorted by
-  (as_of, township_code, village_code), so DuckDB's zone maps skip everything else. The scope's
+  ``as_of`` first, then ``township_code`` / ``village_code``: household_scores and loan_status
+  are sorted by (as_of, village_code, household / borrower) within each year, the drill-down
+  marts by (village_code, borrower), so DuckDB's zone maps skip everything else. The scope's
   filter is one of three fixed SQL fragments; values always travel as parameters.
 - Aggregation happens in SQL; a household list never returns more than ``MAX_ROWS`` rows
   (downloads stream the full result from SQL with ``stream_report``).
@@ -35,12 +39,6 @@ HISTORY_MONTHS = 36  # a household's or a village's history: the months a loan c
 CACHE_TTL_SECONDS = 3600
 STREAM_BATCH_ROWS = 50_000
 GRADE_ORDER = ("AAA+", "AAA", "AA", "A", "无信用")
-
-# Stopgaps until the marts requested in the dashboard's report exist (household_register,
-# loan_repayments): names and ID numbers, repayment plans and payments live only upstream.
-REGISTER_SOURCE = "staging.stg_village_teams__households"
-SCHEDULE_SOURCE = "staging.stg_bank__schedule"
-REPAYMENTS_SOURCE = "staging.stg_bank__repayments"
 
 # The engine's settings; external access is switched off and the configuration locked once the
 # warehouse is attached (see open_connection).
@@ -245,17 +243,48 @@ def build_info(token: Warehouse) -> dict:
 
 @_cached
 def policy(token: Warehouse) -> dict:
-    """The policy profile the warehouse was built with: dbt_project.yml's vars plus the overrides.
-
-    The dashboard needs the lines it draws (3%, 2%, 30%, grade cut-offs, base score); until a
-    policy mart exists they are read from the project file and the build's recorded overrides.
+    """The policy profile the warehouse was built with (policy_profile): every parameter by name,
+    as a number where it is one, and ``grades``: the bands [{grade, min_score, credit_limit}]
+    from the highest grade down. The dashboard draws its lines (3%, 2%, 30%, cut-offs) from it.
     """
-    import yaml  # dbt depends on PyYAML
-
-    project = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text(encoding="utf-8"))
-    values = dict(project.get("vars", {}))
-    values.update(build_info(token)["policy_overrides"])
+    frame = _frame(
+        token,
+        """
+        select parameter, parameter_value, grade, min_score, credit_limit, grade_rank,
+        from main.policy_profile
+        order by grade_rank nulls first, parameter
+        """,
+    )
+    values: dict = {}
+    grades = []
+    for row in frame.iter_rows(named=True):
+        if row["grade"] is not None:
+            grades.append(
+                {
+                    "grade": row["grade"],
+                    "min_score": row["min_score"],
+                    "credit_limit": row["credit_limit"],
+                }
+            )
+        else:
+            name = row["parameter"]
+            text = row["parameter_value"]
+            # Codes and names stay text: 411202 is a district code, not a number.
+            values[name] = text if name.endswith(("_code", "_name")) else _parameter(text)
+    values["grades"] = grades
     return values
+
+
+def _parameter(text: str | None) -> int | float | str | None:
+    """A parameter as written by dbt ('3', '1.0', '湖滨区'): a number when it reads as one."""
+    if text is None:
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 @_cached
@@ -1012,32 +1041,13 @@ def breaker_history(token: Warehouse, until: date, scope: Scope, months: int = 3
     )
 
 
-@_cached
-def mart_columns(token: Warehouse, mart: str) -> tuple[str, ...]:
-    """The columns a mart has in this warehouse."""
-    frame = _frame(
-        token,
-        """
-        select column_name from information_schema.columns
-        where table_catalog = current_database() and table_schema = 'main' and table_name = $mart
-        order by ordinal_position
-        """,
-        {"mart": mart},
-    )
-    return tuple(frame["column_name"].to_list())
+def _scores_sql(scope: Scope, dates: str, where: str = "", loans_where: str = "") -> str:
+    """household_scores rows of the scope on the given dates ("{t}as_of = $as_of") with
+    max_dpd: the largest DPD of the household's loans on the book that day (loan_status).
 
-
-def _scores_sql(
-    token: Warehouse, scope: Scope, dates: str, where: str = "", loans_where: str = ""
-) -> str:
-    """household_scores rows of the scope on the given dates ("{t}as_of = $as_of"), with
-    max_dpd: the mart's column, or, in a warehouse whose mart lacks it, the largest DPD of the
-    household's loans on the book that day (loan_status)."""
-    if "max_dpd" in mart_columns(token, "household_scores"):
-        return f"""
-            select * from main.household_scores
-            where {dates.format(t="")} {scope.where_sql()} {where}
-        """
+    household_scores carries no DPD: a household's DPD changes within a period, so the mart
+    would need a join per row; the few rows a page shows get it here instead.
+    """
     return f"""
         select scores.*, coalesce(dpd.max_dpd, 0) as max_dpd,
         from main.household_scores as scores
@@ -1111,7 +1121,6 @@ HOUSEHOLD_ORDERINGS = tuple(_ORDERINGS)
 
 
 def _households_sql(
-    token: Warehouse,
     scope: Scope,
     where: str = "",
     order: str = "household",
@@ -1120,19 +1129,17 @@ def _households_sql(
     """Households of the scope with names. ``limited``: only the first $limit rows in this
     order, picked before the joins (a page shows at most MAX_ROWS; a download streams all).
 
-    DPD is household_scores.max_dpd; in a warehouse whose mart lacks the column it is the
-    largest DPD of the household's loans on the book (loan_status), looked up for the picked
-    households only, unless the list is ordered by it.
+    max_dpd is the largest DPD of the household's loans on the book (loan_status), looked up
+    for the picked households only, unless the list is ordered by it.
     """
     first_rows = f"order by {_ORDERINGS[order]} limit $limit" if limited else ""
-    has_dpd = "max_dpd" in mart_columns(token, "household_scores")
-    late_dpd = not has_dpd and order != "dpd_desc"
-    if has_dpd:
+    late_dpd = order != "dpd_desc"
+    if late_dpd:
         picked = f"""
-            select {_LIST_SCORE_COLUMNS}, max_dpd from main.household_scores
+            select {_LIST_SCORE_COLUMNS} from main.household_scores
             where as_of = $as_of {scope.where_sql()} {where}
         """
-    elif order == "dpd_desc":
+    else:
         picked = f"""
             select {_LIST_SCORE_COLUMNS}, coalesce(dpd.max_dpd, 0) as max_dpd,
             from main.household_scores
@@ -1142,11 +1149,6 @@ def _households_sql(
                 where as_of = $as_of {scope.where_sql()} and borrower_type = '农户'
                 group by borrower_id
             ) as dpd on household_id = dpd.borrower_id
-            where as_of = $as_of {scope.where_sql()} {where}
-        """
-    else:
-        picked = f"""
-            select {_LIST_SCORE_COLUMNS} from main.household_scores
             where as_of = $as_of {scope.where_sql()} {where}
         """
     dpd_cte = f"""
@@ -1179,8 +1181,8 @@ def _households_sql(
 
         register as (
             select household_id, collected_on, head_name, head_id_number
-            from {REGISTER_SOURCE}
-            where household_id in (select household_id from scores)
+            from main.household_register
+            where household_id in (select household_id from scores) {scope.where_sql()}
         )
 
         select {columns}
@@ -1212,7 +1214,7 @@ def households(
     DPD, vetoes), at most ``limit`` (≤ MAX_ROWS) rows in the given order."""
     if order not in _ORDERINGS:
         raise ValueError(order)
-    sql = _households_sql(token, scope, order=order, limited=True)
+    sql = _households_sql(scope, order=order, limited=True)
     return _frame(token, sql, {"as_of": as_of, "limit": min(limit, MAX_ROWS), **scope.params()})
 
 
@@ -1221,17 +1223,17 @@ def credit_stops(
     token: Warehouse, as_of: date, scope: Scope, limit: int = MAX_ROWS
 ) -> pl.DataFrame:
     """Households under a credit stop (R-C2 / R-B3) with the reason, at most ``limit`` rows."""
-    sql = _credit_stops_sql(token, scope, limited=True)
+    sql = _credit_stops_sql(scope, limited=True)
     return _frame(token, sql, {"as_of": as_of, "limit": min(limit, MAX_ROWS), **scope.params()})
 
 
-def _credit_stops_sql(token: Warehouse, scope: Scope, limited: bool = False) -> str:
+def _credit_stops_sql(scope: Scope, limited: bool = False) -> str:
     return f"""
         with
         {_stop_reason_sql(scope)}
         stopped as (
             select *
-            from ({_households_sql(token, scope, where="and credit_stopped", limited=limited)})
+            from ({_households_sql(scope, where="and credit_stopped", limited=limited)})
         )
 
         select
@@ -1333,25 +1335,33 @@ def area_table(token: Warehouse, as_of: date, scope: Scope) -> pl.DataFrame:
 
 @_cached
 def household(token: Warehouse, as_of: date, scope: Scope, household_id: str) -> pl.DataFrame:
-    """One household's household_scores row at as_of with its name and ID number (0 or 1 row)."""
+    """One household's household_scores row at as_of with its name and ID number (0 or 1 row);
+    max_dpd is the largest DPD of its loans on the book that day."""
     return _frame(
         token,
         f"""
-        with scores as (
+        with
+
+        scores as (
             {
             _scores_sql(
-                token,
                 scope,
                 "{t}as_of = $as_of",
                 "and household_id = $household",
                 "and borrower_id = $household",
             )
         }
+        ),
+
+        register as (
+            select household_id, collected_on, head_name, head_id_number
+            from main.household_register
+            where household_id = $household {scope.where_sql()}
         )
 
         select scores.*, register.head_name, register.head_id_number,
         from scores
-        left join {REGISTER_SOURCE} as register
+        left join register
             on scores.household_id = register.household_id
             and scores.collected_on = register.collected_on
         """,
@@ -1373,7 +1383,6 @@ def household_history(
             outstanding_principal, max_dpd, vetoes, credit_stopped,
         from ({
             _scores_sql(
-                token,
                 scope,
                 "{t}as_of <= $until and {t}as_of > $until - to_months($months)",
                 "and household_id = $household",
@@ -1386,29 +1395,84 @@ def household_history(
     )
 
 
+def _village_sql(scope: Scope) -> str:
+    """The scope's filter for a mart with village codes but no township code (loan_instalments,
+    loan_payments): a township's villages are the codes starting with its 9 digits."""
+    if scope.level == "village":
+        return " and village_code = $village"
+    if scope.level == "township":
+        return " and starts_with(village_code, $township)"
+    return ""
+
+
 @_cached
 def household_loans(token: Warehouse, as_of: date, scope: Scope, household_id: str) -> pl.DataFrame:
-    """The household's loans seen on the book up to as_of: amount, disbursement, first and last
-    snapshot on the book, and (when still on the book at as_of) outstanding, DPD, five-tier."""
+    """Every loan of the household disbursed up to as_of (loan_book), on the book or not: terms,
+    state at as_of (在贷/已结清/已核销), instalments missed by as_of, the first NPL date and the
+    write-off as known at as_of, the worst DPD while on the book, and (on the book at as_of)
+    outstanding, DPD and five-tier (loan_status)."""
     return _frame(
         token,
         f"""
+        with
+
+        book as (
+            select
+                loan_id, amount, disbursed_on, maturity_on, written_off_on, fully_covered_on,
+                first_npl_on,
+            from main.loan_book
+            where borrower_type = '农户' and borrower_id = $household and disbursed_on <= $as_of
+                {scope.where_sql()}
+        ),
+
+        status as (
+            select
+                loan_id,
+                max(dpd) as worst_dpd,
+                any_value(outstanding_principal) filter (where as_of = $as_of)
+                    as outstanding_principal,
+                any_value(dpd) filter (where as_of = $as_of) as dpd,
+                any_value(five_tier) filter (where as_of = $as_of) as five_tier,
+                bool_or(as_of = $as_of) as on_book,
+            from main.loan_status
+            where as_of <= $as_of {scope.where_sql()}
+                and borrower_type = '农户' and borrower_id = $household
+            group by loan_id
+        ),
+
+        missed as (
+            select loan_id, count(*) filter (where was_missed and due_on < $as_of) as missed,
+            from main.loan_instalments
+            where borrower_id = $household {_village_sql(scope)}
+            group by loan_id
+        )
+
         select
-            loan_id,
-            any_value(amount) as amount,
-            any_value(disbursed_on) as disbursed_on,
-            min(as_of) as first_on_book,
-            max(as_of) as last_on_book,
-            max(dpd) as worst_dpd,
-            any_value(outstanding_principal) filter (where as_of = $as_of) as outstanding_principal,
-            any_value(dpd) filter (where as_of = $as_of) as dpd,
-            any_value(five_tier) filter (where as_of = $as_of) as five_tier,
-            bool_or(as_of = $as_of) as on_book,
-        from main.loan_status
-        where as_of <= $as_of {scope.where_sql()}
-            and borrower_type = '农户' and borrower_id = $household
-        group by loan_id
-        order by disbursed_on desc, loan_id
+            book.loan_id,
+            book.amount,
+            book.disbursed_on,
+            book.maturity_on,
+            case
+                when coalesce(status.on_book, false) then '在贷'
+                when book.written_off_on <= $as_of then '已核销'
+                when book.fully_covered_on <= $as_of then '已结清'
+                else '不在贷'
+            end as loan_state,
+            coalesce(status.on_book, false) as on_book,
+            status.outstanding_principal,
+            status.dpd,
+            status.five_tier,
+            coalesce(status.worst_dpd, 0) as worst_dpd,
+            coalesce(missed.missed, 0) as missed_instalments,
+            case when book.first_npl_on <= $as_of then book.first_npl_on end as first_npl_on,
+            case when book.written_off_on <= $as_of then book.written_off_on end
+                as written_off_on,
+            case when book.fully_covered_on <= $as_of then book.fully_covered_on end
+                as fully_covered_on,
+        from book
+        left join status on book.loan_id = status.loan_id
+        left join missed on book.loan_id = missed.loan_id
+        order by book.disbursed_on desc, book.loan_id
         """,
         {"as_of": as_of, "household": household_id, **scope.params()},
     )
@@ -1431,30 +1495,50 @@ def loan_history(token: Warehouse, until: date, scope: Scope, loan_id: str) -> p
 
 
 @_cached
+def loan_instalments(token: Warehouse, until: date, scope: Scope, loan_id: str) -> pl.DataFrame:
+    """A loan's repayment plan (loan_instalments) as known at ``until``: each instalment, its
+    cumulative amount due, the day it was covered (when on or before ``until``) and whether it
+    was missed (not covered by the end of its due date, for those due before ``until``)."""
+    return _frame(
+        token,
+        f"""
+        select
+            installment_no,
+            due_on,
+            principal_due,
+            interest_due,
+            amount_due,
+            cumulative_due,
+            case when covered_on <= $until then covered_on end as covered_on,
+            case when due_on < $until then was_missed end as was_missed,
+        from main.loan_instalments
+        where loan_id = $loan {_village_sql(scope)}
+        order by due_on, installment_no
+        """,
+        {"until": until, "loan": loan_id, **scope.params()},
+    )
+
+
+@_cached
 def loan_repayments(token: Warehouse, until: date, scope: Scope, loan_id: str) -> pl.DataFrame:
     """A loan of the scope: its repayment plan against its payments up to ``until``, as two
-    cumulative step series (on_day, kind 计划应还/实际还款, amount, cumulative)."""
+    cumulative step series (on_day, kind 计划应还/实际还款, amount, cumulative), from
+    loan_instalments and loan_payments."""
     return _frame(
         token,
         f"""
         with
 
-        in_scope as (
-            select distinct loan_id
-            from main.loan_status
-            where as_of <= $until {scope.where_sql()} and loan_id = $loan
-        ),
-
         due as (
             select due_on as on_day, '计划应还' as kind, amount_due as amount
-            from {SCHEDULE_SOURCE}
-            where loan_id = (select loan_id from in_scope)
+            from main.loan_instalments
+            where loan_id = $loan {_village_sql(scope)}
         ),
 
         paid as (
             select paid_on as on_day, '实际还款' as kind, total_paid as amount
-            from {REPAYMENTS_SOURCE}
-            where loan_id = (select loan_id from in_scope) and paid_on <= $until
+            from main.loan_payments
+            where loan_id = $loan and paid_on <= $until {_village_sql(scope)}
         ),
 
         events as (
@@ -1476,13 +1560,91 @@ def loan_repayments(token: Warehouse, until: date, scope: Scope, loan_id: str) -
     )
 
 
+# ── intake (数据管理): what the current warehouse read, loaded and quarantined ───────────────
+
+
+@_cached
+def load_report(token: Warehouse) -> pl.DataFrame:
+    """Per raw file read by the build: rows read, loaded, quarantined, superseded by a later
+    delivery (load_report), in delivery order."""
+    return _frame(
+        token,
+        """
+        select delivery_id, source_file, file_name, rows_read, rows_loaded, rows_quarantined,
+            rows_superseded,
+        from main.load_report
+        order by delivery_id nulls first, source_file
+        """,
+    )
+
+
+_QUARANTINE_SQL = """
+    select source_file, file_name, delivery_id, row_number, record_key,
+        cast(original as varchar) as original, reasons,
+    from main.quarantine
+    where $source_file = '' or source_file = $source_file
+    order by source_file, delivery_id, row_number
+"""
+
+
+@_cached
+def quarantine_count(token: Warehouse, source_file: str = "") -> int:
+    """Rows in the quarantine, of one source file ('households' …) or of all ('')."""
+    return _frame(
+        token,
+        "select count(*) from main.quarantine where $source_file = '' or source_file = $source_file",
+        {"source_file": source_file},
+    ).item()
+
+
+@_cached
+def quarantine(token: Warehouse, source_file: str = "", limit: int = MAX_ROWS) -> pl.DataFrame:
+    """Quarantined rows (file, delivery, row number, key, the row as read, reasons) of one source
+    file or of all (''), at most ``limit`` (≤ MAX_ROWS)."""
+    return _frame(
+        token,
+        f"{_QUARANTINE_SQL} limit $limit",
+        {"source_file": source_file, "limit": min(limit, MAX_ROWS)},
+    )
+
+
+def stream_quarantine(
+    token: Warehouse, source_file: str = "", batch_rows: int = STREAM_BATCH_ROWS
+) -> Iterator[pl.DataFrame]:
+    """Every quarantined row of one source file or of all (''), in batches (not cached)."""
+    cursor = _cursor(token)
+    try:
+        reader = cursor.sql(_QUARANTINE_SQL, params={"source_file": source_file}).to_arrow_reader(
+            batch_rows
+        )
+        for batch in reader:
+            if batch.num_rows:
+                yield pl.from_arrow(batch)
+    finally:
+        cursor.close()
+
+
+@_cached
+def quarantine_reasons(token: Warehouse) -> pl.DataFrame:
+    """Quarantined rows counted by source file and reason (the words before any "：detail")."""
+    return _frame(
+        token,
+        """
+        select source_file, split_part(reason, '：', 1) as reason, count(*) as rows,
+        from (select source_file, unnest(reasons) as reason from main.quarantine)
+        group by all
+        order by rows desc, source_file, reason
+        """,
+    )
+
+
 # ── exports (报表导出) and full downloads ───────────────────────────────────────────────────
 
 REPORTS = ("township_summary", "village_breaker", "credit_households", "grade_notice")
 DOWNLOADS = (*REPORTS, "households", "credit_stops")
 
 
-def _report_sql(token: Warehouse, report: str, scope: Scope, limited: bool = False) -> str:
+def _report_sql(report: str, scope: Scope, limited: bool = False) -> str:
     """The SQL of a report or full list; ``limited``: the first $limit households only."""
     if report == "township_summary":
         return f"""
@@ -1529,25 +1691,23 @@ def _report_sql(token: Warehouse, report: str, scope: Scope, limited: bool = Fal
             select township_name, village_name, household_id, head_name, head_id_number,
                 registered_poor, score, grade, credit_limit, available_credit,
                 outstanding_principal,
-            from ({_households_sql_with_id(token, scope, "and credit_limit > 0", limited)})
+            from ({_households_sql_with_id(scope, "and credit_limit > 0", limited)})
         """
     if report == "grade_notice":
         return f"""
             select village_name, household_id, head_name, head_id_number, score, grade,
                 credit_limit,
-            from ({_households_sql_with_id(token, scope, "", limited)})
+            from ({_households_sql_with_id(scope, "", limited)})
         """
     if report == "households":
-        return _households_sql(token, scope, limited=limited)
+        return _households_sql(scope, limited=limited)
     if report == "credit_stops":
-        return _credit_stops_sql(token, scope, limited=limited)
+        return _credit_stops_sql(scope, limited=limited)
     raise ValueError(report)
 
 
-def _households_sql_with_id(
-    token: Warehouse, scope: Scope, where: str = "", limited: bool = False
-) -> str:
-    return _households_sql(token, scope, where=where, limited=limited).replace(
+def _households_sql_with_id(scope: Scope, where: str = "", limited: bool = False) -> str:
+    return _households_sql(scope, where=where, limited=limited).replace(
         "register.head_name,", "register.head_name, register.head_id_number,", 1
     )
 
@@ -1565,7 +1725,7 @@ def stream_report(
     token: Warehouse, report: str, as_of: date, scope: Scope, batch_rows: int = STREAM_BATCH_ROWS
 ) -> Iterator[pl.DataFrame]:
     """The full rows of a report or download, streamed from SQL in batches (not cached)."""
-    sql = _report_sql(token, report, scope)
+    sql = _report_sql(report, scope)
     cursor = _cursor(token)
     try:
         params = _used(sql, _report_params(report, as_of, scope))
@@ -1580,7 +1740,7 @@ def stream_report(
 @_cached
 def report_preview(token: Warehouse, report: str, as_of: date, scope: Scope, rows: int = 200):
     """The first rows of a report or download (at most MAX_ROWS)."""
-    sql = _report_sql(token, report, scope, limited=True)
+    sql = _report_sql(report, scope, limited=True)
     if "$limit" not in sql:
         sql = f"select * from ({sql}) limit $limit"
     params = {**_report_params(report, as_of, scope), "limit": min(rows, MAX_ROWS)}
@@ -1728,7 +1888,15 @@ def bench_calls(token: Warehouse) -> list[tuple[str, Callable[[], object]]]:
             lambda: raw["household_history"](token, latest, village, household_id),
         ),
         ("household_loans", lambda: raw["household_loans"](token, latest, village, household_id)),
+        ("load_report", lambda: raw["load_report"](token)),
+        ("quarantine_count", lambda: raw["quarantine_count"](token, "")),
+        ("quarantine", lambda: raw["quarantine"](token, "")),
+        ("quarantine_reasons", lambda: raw["quarantine_reasons"](token)),
         ("loan_history", lambda: raw["loan_history"](token, latest, village, loan_id)),
+        (
+            "loan_instalments",
+            lambda: raw["loan_instalments"](token, latest, village, loan_id),
+        ),
         ("loan_repayments", lambda: raw["loan_repayments"](token, latest, village, loan_id)),
         (
             "stream_report[credit_households,township]",

@@ -88,7 +88,8 @@ _HONOURS = {3: "区级及以上荣誉", 2: "乡级荣誉", 1: "村级荣誉"}
 
 # English column names of huinong.data -> (Chinese header, kind), shared by the tables on the
 # pages and the exports. Kinds: text, id (an ID number: always text), int, float, yuan (元),
-# wan (元 shown in 万元), rate (a fraction shown in %), date, bool (是/否), vetoes (V1… in words).
+# wan (元 shown in 万元), rate (a fraction shown in %), date, bool (是/否), vetoes (V1… in words),
+# list (texts joined with "；"), longtext (a long text: a quarantined row as read).
 COLUMNS: dict[str, tuple[str, str]] = {
     "township_code": ("乡镇代码", "text"),
     "township_name": ("乡镇", "text"),
@@ -118,7 +119,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "tripped_share": ("熔断村占比", "rate"),
     "poor_loan_access_rate": ("获贷率", "rate"),
     "share_affected": ("涉及比例", "rate"),
-    "max_dpd": ("最长逾期天数", "int"),
+    # Loans on the book that day only (loan_status): a written-off or repaid loan has no DPD.
+    "max_dpd": ("在贷最长逾期天数", "int"),
     "dpd": ("逾期天数", "int"),
     "worst_dpd": ("历史最长逾期天数", "int"),
     "vetoes": ("一票否决", "vetoes"),
@@ -176,6 +178,42 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "points": ("分值", "int"),
     "months_tripped": ("熔断月数", "int"),
     "months_watch": ("预警月数", "int"),
+    # A household's loans (loan_book, loan_instalments, loan_payments).
+    "maturity_on": ("到期日期", "date"),
+    "loan_state": ("贷款状态", "text"),
+    "missed_instalments": ("未按期还款期数", "int"),
+    "first_npl_on": ("首次不良日期", "date"),
+    "written_off_on": ("核销日期", "date"),
+    "fully_covered_on": ("结清日期", "date"),
+    "installment_no": ("期次", "int"),
+    "due_on": ("应还日期", "date"),
+    "principal_due": ("应还本金（元）", "yuan"),
+    "interest_due": ("应还利息（元）", "yuan"),
+    "amount_due": ("应还金额（元）", "yuan"),
+    "cumulative_due": ("累计应还（元）", "yuan"),
+    "covered_on": ("还清日期", "date"),
+    "was_missed": ("逾期未还", "bool"),
+    # Deliveries, the intake's report and its quarantine (数据管理).
+    "file": ("文件", "text"),
+    "file_label": ("数据类别", "text"),
+    "source_file": ("数据类别代码", "text"),
+    "file_name": ("文件名", "text"),
+    "delivery_id": ("批次", "text"),
+    "accepted_at": ("接收时间", "text"),
+    "source_label": ("报送单位", "text"),
+    "files": ("文件", "text"),
+    "rows_read": ("读取", "int"),
+    "rows_loaded": ("载入", "int"),
+    "rows_quarantined": ("隔离", "int"),
+    "rows_superseded": ("被后续批次覆盖", "int"),
+    "row_number": ("行号", "int"),
+    "record_key": ("记录编号", "id"),
+    "original": ("原始内容", "longtext"),
+    "reasons": ("原因", "list"),
+    "reason": ("原因", "text"),
+    "rows": ("行数", "int"),
+    "column_name": ("列名", "text"),
+    "non_empty_values": ("非空值个数", "int"),
 }
 
 
@@ -301,6 +339,29 @@ def veto_words(vetoes: Sequence[str] | None) -> str:
     if not vetoes:
         return ""
     return "；".join(VETO_WORDS.get(veto, f"{veto} 一票否决") for veto in vetoes)
+
+
+def list_words(values: Sequence[str] | None) -> str:
+    """Several texts in one cell: 户主身份证号校验位错误；缺少户主姓名."""
+    if not values:
+        return ""
+    return "；".join(str(value) for value in values)
+
+
+def original_row(original: str | None) -> str:
+    """A quarantined row as read (a JSON object of header → cell) in words a clerk reads:
+    户主姓名：张三；户主身份证号：4112…; the headers as the file wrote them, every cell kept."""
+    import json
+
+    if not original:
+        return ""
+    try:
+        row = json.loads(original)
+    except ValueError:
+        return str(original)
+    if not isinstance(row, dict):
+        return str(original)
+    return "；".join(f"{key}：{'' if value is None else value}" for key, value in row.items())
 
 
 def mask_id_number(id_number: str | None) -> str:

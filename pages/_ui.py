@@ -173,9 +173,17 @@ def _display(frame: pl.DataFrame) -> tuple[object, dict]:
         elif kind == "date":
             config[label] = st.column_config.DateColumn(label, format="YYYY年M月D日")
         elif kind == "bool":
-            column = pl.when(column).then(pl.lit("是")).otherwise(pl.lit("否"))
+            column = (
+                pl.when(column.is_null())
+                .then(pl.lit(None, dtype=pl.String))
+                .when(column)
+                .then(pl.lit("是"))
+                .otherwise(pl.lit("否"))
+            )
         elif kind == "vetoes":
             column = column.list.eval(pl.element().replace(fmt.VETO_WORDS)).list.join("；")
+        elif kind == "list":
+            column = column.list.join("；")
         columns.append(column.alias(label))
     shown = frame.select(columns)
     statuses = [

@@ -146,7 +146,12 @@ def household_view(household_id: str) -> None:
     columns[2].metric("授信额度", fmt.yuan(row["credit_limit"]), border=True)
     columns[3].metric("可用额度", fmt.yuan(row["available_credit"]), border=True)
     columns[4].metric("贷款余额", fmt.yuan(row["outstanding_principal"]), border=True)
-    columns[5].metric("最长逾期天数", f"{row['max_dpd']} 天", border=True)
+    columns[5].metric(
+        "在贷最长逾期天数",
+        f"{row['max_dpd']} 天",
+        border=True,
+        help="该户当日在贷贷款中逾期最长的天数；已结清或已核销的贷款见下方贷款列表。",
+    )
     for veto in row["vetoes"] or []:
         st.error(fmt.VETO_WORDS.get(veto, veto), icon=":material/block:")
 
@@ -195,24 +200,50 @@ def household_view(household_id: str) -> None:
             "loan_id",
             "amount",
             "disbursed_on",
-            "on_book",
+            "maturity_on",
+            "loan_state",
             "outstanding_principal",
             "dpd",
             "five_tier",
             "worst_dpd",
-            "last_on_book",
+            "missed_instalments",
+            "first_npl_on",
+            "written_off_on",
+            "fully_covered_on",
         ),
         title="农户贷款",
         key=f"loans_{household_id}",
         view=view,
+        note="包括已结清、已核销的贷款；逾期天数、五级分类为统计日在贷贷款的读数。",
     )
-    loan_ids = loans["loan_id"].to_list()
-    loan_id = st.selectbox("查看贷款", loan_ids, key=f"loan_pick_{household_id}")
+    states = dict(zip(loans["loan_id"], loans["loan_state"], strict=True))
+    loan_id = st.selectbox(
+        "查看贷款",
+        loans["loan_id"].to_list(),
+        format_func=lambda loan: f"{loan}（{states[loan]}）",
+        key=f"loan_pick_{household_id}",
+    )
     loan_history = data.loan_history(view.token, view.as_of, view.scope, loan_id)
     repayments = data.loan_repayments(view.token, view.as_of, view.scope, loan_id)
     st.plotly_chart(
         charts.loan_repayment(repayments, loan_history, f"贷款 {loan_id}"), width="stretch"
     )
+    with st.expander("还款计划与还清情况（表格，可下载）"):
+        ui.table(
+            data.loan_instalments(view.token, view.as_of, view.scope, loan_id).select(
+                "installment_no",
+                "due_on",
+                "principal_due",
+                "interest_due",
+                "amount_due",
+                "cumulative_due",
+                "covered_on",
+                "was_missed",
+            ),
+            title=f"贷款{loan_id}还款计划",
+            key=f"loan_plan_{loan_id}",
+            view=view,
+        )
     with st.expander("逐月贷款状态（表格，可下载）"):
         ui.table(
             loan_history.select("as_of", "outstanding_principal", "dpd", "five_tier"),

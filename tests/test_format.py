@@ -126,4 +126,14 @@ def test_every_column_a_page_shows_has_a_chinese_header():
             "date",
             "bool",
             "vetoes",
+            "list",
+            "longtext",
         }
+
+
+def test_a_quarantined_row_reads_as_headers_and_cells():
+    original = '{"户主姓名": "张三", "户主身份证号": "41120219800101001X", "备注": null}'
+    assert fmt.original_row(original) == "户主姓名：张三；户主身份证号：41120219800101001X；备注："
+    assert fmt.list_words(["户主身份证号校验位错误", "缺少采集日期"]) == (
+        "户主身份证号校验位错误；缺少采集日期"
+    )

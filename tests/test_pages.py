@@ -69,17 +69,16 @@ def _busiest_village(db, as_of):
 
 
 def _max_dpd(db, as_of, household) -> int:
-    """The household's DPD as the page must show it: household_scores.max_dpd, or in a warehouse
-    whose mart lacks that column, the largest DPD of its loans on the book (loan_status)."""
-    columns = {row[0] for row in query(db, "describe main.household_scores")}
-    if "max_dpd" in columns:
-        sql = "select max_dpd from main.household_scores where as_of = ? and household_id = ?"
-    else:
-        sql = """
-            select coalesce(max(dpd), 0) from main.loan_status
-            where as_of = ? and borrower_id = ? and borrower_type = '农户'
+    """The household's DPD as the page must show it: the largest DPD of its loans on the book
+    that day (loan_status; household_scores carries no DPD)."""
+    return scalar(
+        db,
         """
-    return scalar(db, sql, [as_of, household])
+        select coalesce(max(dpd), 0) from main.loan_status
+        where as_of = ? and borrower_id = ? and borrower_type = '农户'
+        """,
+        [as_of, household],
+    )
 
 
 # ── 总览 ────────────────────────────────────────────────────────────────────────────────────
@@ -359,7 +358,7 @@ def test_a_deep_link_opens_the_household_view(app_db, as_of):
     at = open_app("village", params)
     assert at.query_params == params
     assert metric(at, "评分") == "0 分"
-    assert metric(at, "最长逾期天数") == f"{_max_dpd(app_db, as_of, household)} 天"
+    assert metric(at, "在贷最长逾期天数") == f"{_max_dpd(app_db, as_of, household)} 天"
     shown = {item.value for item in at.error}
     assert {fmt.VETO_WORDS[veto] for veto in vetoes} <= shown
 
@@ -379,14 +378,41 @@ def test_household_loans_table_lists_its_loans(app_db, as_of):
     household, village, loans = query(
         app_db,
         """
-        select borrower_id, any_value(village_code), count(distinct loan_id)
-        from main.loan_status where as_of <= ? and borrower_type = '农户'
-        group by borrower_id order by count(distinct loan_id) desc, borrower_id limit 1
+        select borrower_id, any_value(village_code), count(*)
+        from main.loan_book where disbursed_on <= ? and borrower_type = '农户'
+        group by borrower_id order by count(*) desc, borrower_id limit 1
         """,
         [as_of],
     )[0]
     at = open_app("village", {"village": village, "household": household})
     assert len(table(at, "农户贷款")) == loans
+
+
+def test_a_written_off_loan_is_listed_with_its_history(app_db, as_of):
+    """Written-off loans leave loan_status; the household view still lists them (loan_book) with
+    their write-off date, and its plan against payments (loan_instalments, loan_payments)."""
+    household, village, loan, written_off_on, worst_dpd = query(
+        app_db,
+        """
+        select book.borrower_id, book.village_code, book.loan_id, book.written_off_on,
+            (select max(dpd) from main.loan_status as status where status.loan_id = book.loan_id)
+        from main.loan_book as book
+        where book.borrower_type = '农户' and book.written_off_on <= ?
+        order by book.written_off_on desc, book.loan_id limit 1
+        """,
+        [as_of],
+    )[0]
+    at = open_app("village", {"village": village, "household": household})
+    loans = table(at, "农户贷款").set_index("贷款编号")
+    assert loans.loc[loan, "贷款状态"] == "已核销"
+    assert loans.loc[loan, "核销日期"].date() == written_off_on
+    assert loans.loc[loan, "历史最长逾期天数"] == worst_dpd
+    at.selectbox(key=f"loan_pick_{household}").set_value(loan).run()
+    plan = table(at, f"贷款{loan}还款计划")
+    instalments = scalar(
+        app_db, "select count(*) from main.loan_instalments where loan_id = ?", [loan]
+    )
+    assert len(plan) == instalments
 
 
 def test_an_unknown_place_in_a_link_falls_back_to_the_district(app_db, as_of):
