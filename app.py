@@ -1,8 +1,8 @@
 """惠农信用看板: the router and the shared sidebar (snapshot month and scope). No SQL here.
 
 Every view is addressable: the page path plus the query parameters as_of, township, village and
-household (and meeting=1 for 会议模式) reproduce it, so a link pasted into a chat opens the
-same view. The URL is read when a session starts and rewritten after every run.
+household (meeting=1 for 会议模式, compare for the month 信用评级 compares with) reproduce it, so
+a link pasted into a chat opens the same view. The URL is read when a session starts and rewritten after every run.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ PAGES = {
     # ],
 }
 
-URL_KEYS = ("as_of", "township", "village", "household", "meeting")
+URL_KEYS = ("as_of", "township", "village", "household", "meeting", "compare")
 
 
 def _load_url_once() -> None:
@@ -66,6 +66,7 @@ def _load_url_once() -> None:
     st.session_state["village"] = params.get("village", "")
     st.session_state["household"] = params.get("household", "")
     st.session_state["meeting"] = params.get("meeting", "") == "1"
+    st.session_state["compare"] = params.get("compare", "")
 
 
 def _apply_pending() -> None:
@@ -113,6 +114,9 @@ def _valid_choices(token: data.Warehouse) -> tuple[list[str], dict[str, bool]]:
         state["village"] = ""
     if not state.get("village"):
         state["household"] = ""
+    # The month the grade migration compares with: a snapshot before the chosen one.
+    if state.get("compare") not in month_end or state["compare"] >= state["as_of"]:
+        state["compare"] = ""
     return dates, month_end
 
 
@@ -182,6 +186,8 @@ def _write_url(view: View, page_path: str) -> None:
         wanted["household"] = view.household
     if view.meeting and page_path in ("", "overview"):
         wanted["meeting"] = "1"
+    if page_path == "grades" and st.session_state.get("compare"):
+        wanted["compare"] = st.session_state["compare"]
     current = {key: st.query_params.get(key) for key in st.query_params}
     if current != wanted:
         st.query_params.from_dict(wanted)

@@ -81,13 +81,23 @@ earlier = [day for day in months if day < view.as_of]
 if not earlier:
     st.info("所选月份之前没有可比较的月份。")
 else:
+    chosen = st.session_state.get("compare") or ""
     default_from = next((day for day in earlier if (view.as_of - day).days >= 360), earlier[-1])
+    if chosen and date.fromisoformat(chosen) in earlier:
+        default_from = date.fromisoformat(chosen)
+    key = f"migration_from_{view.as_of.isoformat()}"
+
+    def _compare_changed() -> None:
+        # Into the link (app.py writes ?compare=) on the rerun this change starts.
+        st.session_state["compare"] = st.session_state[key].isoformat()
+
     from_as_of: date = st.selectbox(
         "与哪个月份比较",
         earlier,
         index=earlier.index(default_from),
         format_func=fmt.month_label,
-        key=f"migration_from_{view.as_of.isoformat()}",
+        key=key,
+        on_change=_compare_changed,
     )
     migration = data.grade_migration(view.token, from_as_of, view.as_of, view.scope)
     rank = {grade: position for position, grade in enumerate(fmt.GRADES)}

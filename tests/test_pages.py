@@ -244,6 +244,42 @@ def test_grades_page_distribution_and_migration(app_db, as_of):
     assert metric(at, "A 升为 AA") == fmt.count(a_to_aa, "户")
 
 
+def test_the_month_migration_compares_with_is_part_of_the_link(app_db, as_of):
+    month_ends = [
+        row[0]
+        for row in query(
+            app_db,
+            """
+            select as_of from main.kpi_monthly
+            where scope_level = 'district' and is_month_end and as_of < ?
+            order by as_of desc limit 3
+            """,
+            [as_of],
+        )
+    ]
+    at = open_app("grades", {"compare": month_ends[2].isoformat()})
+    key = f"migration_from_{as_of.isoformat()}"
+    assert at.selectbox(key=key).value == month_ends[2]
+    assert at.query_params["compare"] == month_ends[2].isoformat()
+    fell = scalar(
+        app_db,
+        """
+        select count(*) from main.household_scores as after
+        inner join main.household_scores as earlier
+            on earlier.household_id = after.household_id and earlier.as_of = ?
+        where after.as_of = ? and after.grade = '无信用' and earlier.grade <> '无信用'
+        """,
+        [month_ends[2], as_of],
+    )
+    assert metric(at, "跌至无信用") == fmt.count(fell, "户")
+    at.selectbox(key=key).set_value(month_ends[0]).run()
+    assert at.query_params["compare"] == month_ends[0].isoformat()
+    # Other pages' links do not carry it; a month after the chosen one is ignored.
+    assert "compare" not in open_app("breaker", {"compare": month_ends[0].isoformat()}).query_params
+    later = open_app("grades", {"as_of": month_ends[1].isoformat(), "compare": as_of.isoformat()})
+    assert "compare" not in later.query_params
+
+
 def test_grades_item_contributions_are_the_mean_points(app_db, as_of):
     at = open_app("grades")
     items = table(at, "评分项目平均贡献").set_index("评分项目")
