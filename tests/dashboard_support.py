@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -116,10 +117,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(db_path: Path, log_path: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free port with HUINONG_DB set; yields the base URL."""
+def streamlit_server(db_path: Path, log_path: Path, store: Path | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on a free port with HUINONG_DB (and HUINONG_STORE) set; yields
+    the base URL."""
     port = free_port()
     env = {**os.environ, "HUINONG_DB": str(db_path)}
+    if store is not None:
+        env["HUINONG_STORE"] = str(store)
     command = [
         sys.executable,
         "-m",
@@ -162,3 +166,93 @@ def streamlit_server(db_path: Path, log_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+# ── small raw stores for publishing and rebuilding ────────────────────────────────────────────
+
+TINY_HOUSEHOLDS = 200
+NEW_HOUSEHOLDS = 5
+
+
+@dataclass(frozen=True)
+class TinyStore:
+    """A raw store with one accepted delivery, its generated raw folder, and the warehouse
+    published from it."""
+
+    raw_dir: Path
+    store: Path
+    db: Path
+
+    def copy(self, target: Path) -> TinyStore:
+        """The same store and warehouse in ``target`` (each test publishes into its own)."""
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(self.store, target / "raw_store")
+        shutil.copyfile(self.db, target / "warehouse.duckdb")
+        return TinyStore(self.raw_dir, target / "raw_store", target / "warehouse.duckdb")
+
+
+def build_tiny_store(target: Path, seed: int = 20240601) -> TinyStore:
+    """generate(200 households) → accept_delivery → build, in ``target``."""
+    from huinong.generate import generate
+    from huinong.intake import accept_delivery
+    from huinong.warehouse import build
+
+    raw_dir = target / "demo_raw"
+    generate(out_dir=raw_dir, households=TINY_HOUSEHOLDS, seed=seed)
+    store = target / "raw_store"
+    accept_delivery(store, raw_dir, source_label="演示数据")
+    db = target / "warehouse.duckdb"
+    build(raw_dir=store, db_path=db)
+    return TinyStore(raw_dir, store, db)
+
+
+BAD_ROWS = {
+    # record id → (column, value) that breaks a rule of DATA_CONTRACT.md, and the reason shown
+    "HHBAD00001": ("head_id_number", "wrong check digit", "户主身份证号校验位错误"),
+    "HHBAD00002": ("head_name", "", "缺少户主姓名"),
+    "HHBAD00003": ("collected_on", "2024-13-45", "采集日期不是有效日期"),
+}
+
+
+def write_next_delivery(raw_dir: Path, out_dir: Path, new: int = NEW_HOUSEHOLDS) -> Path:
+    """A follow-up delivery: households.csv with ``new`` newly collected households (copies of
+    existing ones under new ids, collected on the latest collection date) and one bad row per
+    BAD_ROWS entry, plus an unknown column 备注. Returns the file's path."""
+    import csv
+
+    with (raw_dir / "households.csv").open(encoding="utf-8", newline="") as source:
+        rows = list(csv.DictReader(source))
+    latest = max(row["collected_on"] for row in rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "households.csv"
+    with path.open("w", encoding="utf-8", newline="") as target:
+        writer = csv.DictWriter(target, fieldnames=[*rows[0], "备注"])
+        writer.writeheader()
+        for index in range(new):
+            writer.writerow(
+                {
+                    **rows[index],
+                    "household_id": f"HHNEW{index:05d}",
+                    "collected_on": latest,
+                    "备注": "新采集",
+                }
+            )
+        for offset, (household_id, (column, value, _reason)) in enumerate(BAD_ROWS.items()):
+            row = {**rows[new + offset], "household_id": household_id, "备注": ""}
+            if column == "head_id_number":
+                last = row["head_id_number"][-1]
+                value = row["head_id_number"][:-1] + ("1" if last != "1" else "2")
+            row[column] = value
+            writer.writerow(row)
+    return path
+
+
+def districts_rated(db_path: Path) -> int:
+    """Rated households of the district at the latest snapshot (the overview's 评级农户)."""
+    return scalar(
+        db_path,
+        """
+        select households_rated from main.kpi_monthly
+        where scope_level = 'district' and as_of = (select max(as_of) from main.kpi_monthly)
+        """,
+    )

@@ -1,0 +1,325 @@
+"""Publishing a delivery: the warehouse is rebuilt from the raw store in the background.
+
+``start_rebuild`` starts ``python -m huinong build --raw-dir STORE --db DB`` in a detached
+process (its own session: it outlives the dashboard's script run, and a dashboard restart) and
+returns at once. Three files next to the published warehouse tell how it is going:
+
+- ``<db>.rebuild.log``: the build's progress lines (stdout and stderr), as it prints them;
+- ``<db>.rebuild.json``: when it started, the supervising process's pid, and once it is over its
+  exit status and when it finished;
+- ``<db>.rebuild.lock``: held (flock) by the supervising process and the build for as long as
+  either lives. Two rebuilds never run at once, and a rebuild whose processes are gone without
+  an exit status (killed, out of memory) reads as failed, not as running forever.
+
+The build itself publishes atomically (huinong.warehouse): until it swaps the new file in, the
+dashboard keeps reading the previous warehouse, and a failed build leaves it untouched. The
+dashboard notices the new file by its inode and mtime and shows it without a restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from huinong import REPO_ROOT
+
+State = Literal["idle", "running", "succeeded", "failed"]
+
+BUSY_MESSAGE = "已有更新在进行中，请等待其完成后再发布。"
+DIED_MESSAGE = (
+    "更新进程意外中止（可能是内存不足或进程被结束），没有完成构建。"
+    "看板仍显示原有数据；可稍后重新更新。"
+)
+CRASH_MESSAGE = "更新过程中发生程序错误，没有完成构建。看板仍显示原有数据；详情见更新日志 {log}。"
+FAILED_PREFIX = "构建失败："
+PROGRESS_LINES_KEPT = 400
+STAGE_PATTERN = re.compile(r"^\[(\d)/(\d)\]")
+# How far along the bar each build stage starts (huinong.warehouse prints [1/4] … [4/4]).
+STAGE_STARTS = {1: 0.02, 2: 0.15, 3: 0.9, 4: 0.95}
+
+
+class RebuildBusy(Exception):
+    """A rebuild is already running for this warehouse."""
+
+
+@dataclass(frozen=True)
+class RebuildStatus:
+    """Where the latest rebuild of a warehouse stands."""
+
+    state: State
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress_lines: list[str] = field(default_factory=list)
+    message: str = ""
+    stage: str = ""
+    fraction: float = 0.0
+    pid: int | None = None
+    exit_code: int | None = None
+    log_path: Path | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+def store_path() -> Path:
+    """The raw store the dashboard accepts deliveries into: $HUINONG_STORE, or data/raw_store."""
+    configured = os.environ.get("HUINONG_STORE")
+    return Path(configured) if configured else REPO_ROOT / "data" / "raw_store"
+
+
+def log_path(db: Path) -> Path:
+    db = Path(db)
+    return db.with_name(db.name + ".rebuild.log")
+
+
+def status_path(db: Path) -> Path:
+    db = Path(db)
+    return db.with_name(db.name + ".rebuild.json")
+
+
+def lock_path(db: Path) -> Path:
+    db = Path(db)
+    return db.with_name(db.name + ".rebuild.lock")
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone().replace(microsecond=0)
+
+
+def _write_json(path: Path, values: dict) -> None:
+    """Whole or not at all: a reader never sees half a status file."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(values, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return values if isinstance(values, dict) else None
+
+
+def _open_lock(db: Path) -> int:
+    return os.open(lock_path(db), os.O_RDWR | os.O_CREAT, 0o644)
+
+
+def _lock_held(db: Path) -> bool:
+    """Whether some process holds the rebuild lock now (it is released when they all exit)."""
+    if not lock_path(db).exists():
+        return False
+    descriptor = _open_lock(db)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(descriptor)
+
+
+def start_rebuild(store: Path, db: Path) -> RebuildStatus:
+    """Start rebuilding ``db`` from the raw store ``store`` in the background; return at once.
+
+    Raises RebuildBusy when a rebuild of ``db`` is already running.
+    """
+    store, db = Path(store).resolve(), Path(db).resolve()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = _open_lock(db)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise RebuildBusy(BUSY_MESSAGE) from error
+        started_at = _now()
+        _write_json(
+            status_path(db),
+            {"started_at": started_at.isoformat(), "store": str(store), "db": str(db)},
+        )
+        with log_path(db).open("wb") as log:
+            log.write(f"{started_at:%Y-%m-%d %H:%M:%S} 开始更新：{store} → {db}\n".encode())
+            log.flush()
+            # The supervisor inherits the locked descriptor: the lock lives as long as it does.
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "huinong.rebuild",
+                    "--store",
+                    str(store),
+                    "--db",
+                    str(db),
+                    "--lock-fd",
+                    str(descriptor),
+                ],
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(descriptor,),
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+    finally:
+        os.close(descriptor)
+    # Reap the supervisor when it exits, so that no zombie is left in the dashboard's process.
+    threading.Thread(target=process.wait, name="huinong-rebuild-reaper", daemon=True).start()
+    return RebuildStatus(state="running", started_at=started_at, pid=process.pid)
+
+
+def _supervise(store: Path, db: Path, lock_fd: int) -> int:
+    """The detached process: run the build, then record its exit status."""
+    status = _read_json(status_path(db)) or {}
+    status["pid"] = os.getpid()
+    _write_json(status_path(db), status)
+    command = [sys.executable, "-m", "huinong", "build", "--raw-dir", str(store), "--db", str(db)]
+    try:
+        completed = subprocess.run(
+            command,
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            pass_fds=(lock_fd,),
+            check=False,
+        )
+        exit_code = completed.returncode
+    except OSError as error:
+        print(f"{FAILED_PREFIX}无法启动构建进程：{error}", flush=True)
+        exit_code = 127
+    status = _read_json(status_path(db)) or status
+    status.update({"exit_code": exit_code, "finished_at": _now().isoformat()})
+    _write_json(status_path(db), status)
+    return exit_code
+
+
+def _models_total() -> int:
+    return max(1, sum(1 for _ in (REPO_ROOT / "models").rglob("*.sql")))
+
+
+def _progress(lines: list[str]) -> tuple[str, float]:
+    """The current stage's line and how far along the whole build is (0…1)."""
+    stage_line, stage, models_done = "", 0, 0
+    for line in lines:
+        match = STAGE_PATTERN.match(line)
+        if match:
+            stage_line, stage = line, int(match.group(1))
+        elif stage == 2 and line.startswith("  模型 "):
+            models_done += 1
+    if stage == 0:
+        return "准备中", 0.01
+    fraction = STAGE_STARTS.get(stage, 0.0)
+    if stage == 2:
+        fraction += (STAGE_STARTS[3] - STAGE_STARTS[2]) * min(models_done / _models_total(), 1.0)
+    return stage_line, min(fraction, 0.99)
+
+
+def _failure_message(lines: list[str], exit_code: int | None, log: Path) -> str:
+    """What went wrong, in the build's own words (never a traceback)."""
+    for position, line in enumerate(lines):
+        if line.startswith(FAILED_PREFIX):
+            return "\n".join(lines[position:]).strip()
+    if exit_code is not None and exit_code < 0:
+        return DIED_MESSAGE
+    if any(line.startswith("Traceback") for line in lines):
+        return CRASH_MESSAGE.format(log=log)
+    if exit_code is None:
+        return DIED_MESSAGE
+    return CRASH_MESSAGE.format(log=log)
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return text.splitlines()
+
+
+def _timestamp(text: object) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+def rebuild_status(db: Path) -> RebuildStatus:
+    """The state of the latest rebuild of ``db``: idle (never rebuilt here), running,
+    succeeded or failed, with its progress lines and, when over, what happened."""
+    db = Path(db).resolve()
+    # The lock first, the status second: a rebuild that released the lock has already written
+    # its exit status, so "no lock and no exit status" can only mean it died.
+    held = _lock_held(db)
+    status = _read_json(status_path(db))
+    if status is None:
+        return RebuildStatus(state="idle")
+    lines = _read_lines(log_path(db))
+    stage, fraction = _progress(lines)
+    common = {
+        "started_at": _timestamp(status.get("started_at")),
+        "finished_at": _timestamp(status.get("finished_at")),
+        "progress_lines": lines[-PROGRESS_LINES_KEPT:],
+        "pid": status.get("pid"),
+        "log_path": log_path(db),
+    }
+    exit_code = status.get("exit_code")
+    if exit_code is None:
+        if held:
+            return RebuildStatus(state="running", stage=stage, fraction=fraction, **common)
+        return RebuildStatus(
+            state="failed",
+            message=_failure_message(lines, None, log_path(db)),
+            stage=stage,
+            fraction=fraction,
+            **common,
+        )
+    if exit_code == 0:
+        done = next(
+            (line for line in reversed(lines) if "构建完成" in line), "更新完成，新数据已发布。"
+        )
+        return RebuildStatus(
+            state="succeeded",
+            message=done,
+            stage=stage,
+            fraction=1.0,
+            exit_code=0,
+            **common,
+        )
+    return RebuildStatus(
+        state="failed",
+        message=_failure_message(lines, int(exit_code), log_path(db)),
+        stage=stage,
+        fraction=fraction,
+        exit_code=int(exit_code),
+        **common,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m huinong.rebuild")
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--lock-fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(OSError):
+        os.set_inheritable(args.lock_fd, True)
+    return _supervise(Path(args.store), Path(args.db), args.lock_fd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
