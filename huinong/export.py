@@ -25,7 +25,7 @@ from decimal import Decimal
 import polars as pl
 import xlsxwriter
 
-from huinong.format import column_kind, column_label, veto_words
+from huinong.format import column_kind, column_label, list_words, original_row, veto_words
 
 UTF8_BOM = "\ufeff"
 EXCEL_MAX_ROWS = 1_048_576
@@ -43,6 +43,8 @@ _KIND_WIDTHS = {
     "date": 14,
     "bool": 8,
     "vetoes": 30,
+    "list": 40,
+    "longtext": 80,
 }
 
 
@@ -310,6 +312,12 @@ class _XlsxTable:
             ),
             "text": workbook.add_format({**base, "border": 1}),
             "id": workbook.add_format({**base, "border": 1, "num_format": "@"}),
+            "list": workbook.add_format(
+                {**base, "border": 1, "num_format": "@", "text_wrap": True}
+            ),
+            "longtext": workbook.add_format(
+                {**base, "border": 1, "num_format": "@", "text_wrap": True}
+            ),
             "int": workbook.add_format({**base, "border": 1, "num_format": "#,##0"}),
             "float": workbook.add_format({**base, "border": 1, "num_format": "#,##0.00"}),
             "yuan": workbook.add_format({**base, "border": 1, "num_format": "#,##0.00"}),
@@ -390,8 +398,10 @@ class _XlsxTable:
             cell_format = self.formats.get(column.kind, self.formats["text"])
             if value is None:
                 sheet.write_blank(row, index, None, cell_format)
-            elif column.kind in ("id", "text"):
+            elif column.kind in ("id", "text", "longtext"):
                 sheet.write_string(row, index, str(value), cell_format)
+            elif column.kind == "list":
+                sheet.write_string(row, index, list_words(value), cell_format)
             elif column.kind == "wan":
                 sheet.write_number(
                     row, index, float(_as_decimal(value) / TEN_THOUSAND), cell_format
@@ -442,6 +452,8 @@ def _csv_value(column: Column, value: object) -> str:
         return "是" if value else "否"
     if column.kind == "vetoes":
         return veto_words(value)
+    if column.kind == "list":
+        return list_words(value)
     if column.kind == "wan":
         return str((_as_decimal(value) / TEN_THOUSAND).quantize(Decimal("0.000001")))
     if column.kind == "rate":
@@ -470,6 +482,60 @@ def write_csv(spec: TableSpec, rows: pl.DataFrame | Iterable[pl.DataFrame]) -> b
                 ]
             )
     return buffer.getvalue().encode("utf-8")
+
+
+QUARANTINE_SPEC = TableSpec(
+    "隔离记录",
+    "隔离记录",
+    (
+        Column("file", "文件", "text"),
+        Column("row_number", "行号", "int"),
+        Column("record_key", "记录编号", "id"),
+        Column("original", "原始内容", "longtext"),
+        Column("reasons", "原因", "list"),
+    ),
+    notes=("行号从文件的第一行数据记为第 1 行（不含表头）。请核实后改正，随下一批报送重新提交。",),
+)
+
+
+def quarantine_rows(quarantine: pl.DataFrame) -> pl.DataFrame:
+    """Quarantined rows (the intake's or the quarantine mart's columns) as the village team
+    reads them: file (第 0002 批 households.csv), row number, key, the row in words, reasons."""
+    from huinong.intake import PREVIEW_DELIVERY_ID
+
+    def file_label(row: dict) -> str:
+        name = row.get("file_name") or row.get("source_file") or ""
+        delivery = row.get("delivery_id")
+        if delivery and delivery != PREVIEW_DELIVERY_ID:
+            return f"第 {delivery} 批 {name}"
+        return name
+
+    return pl.DataFrame(
+        {
+            "file": [file_label(row) for row in quarantine.iter_rows(named=True)],
+            "row_number": quarantine["row_number"].cast(pl.Int64),
+            "record_key": quarantine["record_key"].cast(pl.String),
+            "original": [original_row(text) for text in quarantine["original"].cast(pl.String)],
+            "reasons": quarantine["reasons"],
+        },
+        schema_overrides={"reasons": pl.List(pl.String)},
+    )
+
+
+def quarantine_xlsx(
+    quarantine: pl.DataFrame, *, heading: str = "数据报送隔离记录", subheading: str | None = None
+) -> bytes:
+    """The quarantined rows as an .xlsx to send back to the village team: a title row, Chinese
+    headers 文件/行号/记录编号/原始内容/原因 (reasons joined with "；"), a frozen header, text
+    cells (a key or an ID number stays exactly as written)."""
+    if subheading is None:
+        subheading = f"共 {quarantine.height:,} 行；生成时间：{datetime.now():%Y-%m-%d %H:%M}"
+    return write_xlsx(
+        QUARANTINE_SPEC,
+        quarantine_rows(quarantine),
+        heading=heading,
+        subheading=subheading,
+    )
 
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
