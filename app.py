@@ -46,10 +46,9 @@ PAGES = {
             "pages/exports.py", title="报表导出", icon=":material/download:", url_path="exports"
         ),
     ],
-    # ── 数据管理 (uploading deliveries) ── reserved for the intake owner's page:
-    # "数据": [
-    #     st.Page("pages/data.py", title="数据管理", icon=":material/upload_file:", url_path="data"),
-    # ],
+    "数据": [
+        st.Page("pages/data.py", title="数据管理", icon=":material/upload_file:", url_path="data"),
+    ],
 }
 
 URL_KEYS = ("as_of", "township", "village", "household", "meeting", "compare")

@@ -1,6 +1,7 @@
 """The main paths in a real headless Chromium against `streamlit run app.py`: a deep link, the
-drill-down district → township → village → household by clicking, a CSV download, and a
-screenshot of every page (test-artifacts/screenshots/<page>.png)."""
+drill-down district → township → village → household by clicking, a CSV download, a
+screenshot of every page (test-artifacts/screenshots/<page>.png); on 数据管理, uploading a
+delivery, its report, publishing it, and page loads while the warehouse is rebuilt."""
 
 from __future__ import annotations
 
@@ -11,9 +12,19 @@ from pathlib import Path
 import pytest
 
 pytest.register_assert_rewrite("dashboard_support")
-from dashboard_support import latest_as_of, query, streamlit_server  # noqa: E402
+from dashboard_support import (  # noqa: E402
+    BAD_ROWS,
+    NEW_HOUSEHOLDS,
+    build_tiny_store,
+    districts_rated,
+    latest_as_of,
+    query,
+    streamlit_server,
+    write_next_delivery,
+)
 
 from huinong import REPO_ROOT  # noqa: E402
+from huinong.intake import list_deliveries  # noqa: E402
 
 pytest_plugins = ("dashboard_support",)
 
@@ -245,3 +256,135 @@ def test_meeting_mode_hides_the_sidebar(server, page):
     sidebar = page.get_by_test_id("stSidebar")
     assert sidebar.count() == 0 or not sidebar.is_visible()
     screenshot(page, "overview_meeting")
+
+
+# ── 数据管理: upload, publish, rebuild while the dashboard is in use ──────────────────────────
+
+DATA_PAGES = {**PAGES, "data": "data"}
+DATA_READY_TEXT = {**READY_TEXT, "data": "上传报送"}
+REBUILD_TIMEOUT_MS = 300_000
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory):
+    return build_tiny_store(tmp_path_factory.mktemp("browser_store"), seed=20240901)
+
+
+@pytest.fixture
+def site(tiny_base, tmp_path):
+    """A tiny store and its warehouse of the test's own, served by a server of its own."""
+    copy = tiny_base.copy(tmp_path / "site")
+    with streamlit_server(copy.db, tmp_path / "server.log", store=copy.store) as base:
+        yield copy, base
+
+
+def card_value(tab, label: str) -> str:
+    card = tab.get_by_test_id("stMetric").filter(has_text=label).first
+    return card.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+def test_uploading_a_delivery_shows_its_report_then_publishes_it(site, page, tmp_path):
+    store, base = site
+    before = districts_rated(store.db)
+    delivery = write_next_delivery(store.raw_dir, tmp_path / "next")
+    open_page(page, f"{base}/data", "上传报送")
+    page.locator("input[type=file]").set_input_files(str(delivery))
+    page.get_by_text("校验报告（尚未发布）").wait_for()
+    wait_until_idle(page)
+    assert card_value(page, "读取") == f"{NEW_HOUSEHOLDS + len(BAD_ROWS)} 行"
+    assert card_value(page, "载入") == f"{NEW_HOUSEHOLDS} 行"
+    assert card_value(page, "隔离") == f"{len(BAD_ROWS)} 行"
+    assert page.get_by_text("户主身份证号校验位错误").first.is_visible()
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="下载隔离记录（xlsx，退回村组核实）").click()
+    saved = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(saved).active
+    assert [cell.value for cell in sheet[3]] == ["文件", "行号", "记录编号", "原始内容", "原因"]
+    screenshot(page, "data_report")
+    page.set_viewport_size({"width": 1440, "height": 1000})
+
+    page.get_by_label("报送单位").fill("上村村委会")
+    page.get_by_label("报送单位").press("Enter")
+    wait_until_idle(page)
+    page.get_by_role("button", name="发布", exact=True).click()
+    page.get_by_text("已接收第 0002 批报送").first.wait_for()
+    page.get_by_text("数据更新完成").first.wait_for(timeout=REBUILD_TIMEOUT_MS)
+    wait_until_idle(page)
+    screenshot(page, "data_published")
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    open_page(page, base, "评级农户")
+    assert card_value(page, "评级农户") == f"{before + NEW_HOUSEHOLDS:,} 户"
+
+
+def test_pages_keep_loading_while_the_warehouse_is_rebuilt(site, page):
+    """Every page, over and over, while rebuilds run and publish: no page load fails. Then a
+    rebuild that fails leaves the overview on the previous data."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    from huinong import rebuild
+
+    store, base = site
+    rebuilds_wanted = 2
+    rebuilds_done = 0
+    loads = failures = loads_while_running = 0
+    failed_pages = []
+    rebuild.start_rebuild(store.store, store.db)
+    inodes = {store.db.stat().st_ino}
+    deadline = time.monotonic() + REBUILD_TIMEOUT_MS / 1000 * rebuilds_wanted
+    while rebuilds_done < rebuilds_wanted:
+        for name, path in DATA_PAGES.items():
+            running = rebuild.rebuild_status(store.db).running
+            try:
+                open_page(page, f"{base}/{path}", DATA_READY_TEXT[name])
+                failed = page.get_by_test_id("stException").count() > 0
+            except PlaywrightTimeout:
+                failed = True
+            loads += 1
+            loads_while_running += running
+            if failed:
+                failures += 1
+                failed_pages.append(name)
+        status = rebuild.rebuild_status(store.db)
+        if not status.running:
+            assert status.state == "succeeded", status.message
+            rebuilds_done += 1
+            inodes.add(store.db.stat().st_ino)
+            if rebuilds_done < rebuilds_wanted:
+                rebuild.start_rebuild(store.store, store.db)
+        assert time.monotonic() < deadline
+    (ARTIFACTS / "rebuild_page_loads.json").parent.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "rebuild_page_loads.json").write_text(
+        json.dumps(
+            {
+                "page_loads": loads,
+                "page_loads_while_rebuilding": loads_while_running,
+                "failed_page_loads": failures,
+                "failed_pages": failed_pages,
+                "rebuilds": rebuilds_done,
+                "warehouse_files_published": len(inodes) - 1,
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+    assert failures == 0, failed_pages
+    assert loads_while_running > 0
+    assert len(inodes) == rebuilds_wanted + 1
+
+    # A rebuild that fails (a file of the store went missing) leaves the previous data.
+    open_page(page, base, "评级农户")
+    shown = card_value(page, "评级农户")
+    assert shown == f"{districts_rated(store.db):,} 户"
+    (list_deliveries(store.store)[0].path / "loans.csv").unlink()
+    open_page(page, f"{base}/data", "上传报送")
+    page.get_by_role("button", name="重新更新").click()
+    page.get_by_text("数据更新失败").first.wait_for(timeout=REBUILD_TIMEOUT_MS)
+    assert page.get_by_text("看板仍显示原有数据").first.is_visible()
+    assert "Traceback" not in page.content()
+    screenshot(page, "data_failed")
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    open_page(page, base, "评级农户")
+    assert card_value(page, "评级农户") == shown
