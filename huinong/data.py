@@ -150,11 +150,10 @@ def current_warehouse() -> Warehouse | None:
     return Warehouse(str(path.resolve()), stat.st_ino, stat.st_mtime_ns)
 
 
-def _close(connection: duckdb.DuckDBPyConnection) -> None:
-    connection.close()
-
-
-@st.cache_resource(max_entries=2, on_release=_close, show_spinner=False)
+# No on_release=close: closing a connection closes its cursors, and another session may be in
+# the middle of a query on the warehouse a rebuild just replaced. Dropped from the cache, the
+# connection closes by itself once its last cursor is gone (and with it the replaced file).
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _database(token: Warehouse) -> duckdb.DuckDBPyConnection:
     """One read-only connection per published file; queries use a cursor each."""
     if not Path(token.path).exists():
