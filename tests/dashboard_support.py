@@ -33,6 +33,7 @@ PAGE_FILES = {
     "breaker": "pages/breaker.py",
     "village": "pages/village.py",
     "exports": "pages/exports.py",
+    "data": "pages/data.py",
 }
 
 

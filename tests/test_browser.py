@@ -44,6 +44,7 @@ PAGES = {
     "breaker": "breaker",
     "village": "village",
     "exports": "exports",
+    "data": "data",
 }
 # What each page shows once its data is on screen.
 READY_TEXT = {
@@ -52,6 +53,7 @@ READY_TEXT = {
     "breaker": "各行政村不良率",
     "village": "乡镇一览",
     "exports": "信用评定公示表",
+    "data": "上传报送",
 }
 ROW_HEIGHT = 35  # st.dataframe's default row (and header) height, in pixels
 
@@ -260,8 +262,6 @@ def test_meeting_mode_hides_the_sidebar(server, page):
 
 # ── 数据管理: upload, publish, rebuild while the dashboard is in use ──────────────────────────
 
-DATA_PAGES = {**PAGES, "data": "data"}
-DATA_READY_TEXT = {**READY_TEXT, "data": "上传报送"}
 REBUILD_TIMEOUT_MS = 300_000
 
 
@@ -335,10 +335,10 @@ def test_pages_keep_loading_while_the_warehouse_is_rebuilt(site, page):
     inodes = {store.db.stat().st_ino}
     deadline = time.monotonic() + REBUILD_TIMEOUT_MS / 1000 * rebuilds_wanted
     while rebuilds_done < rebuilds_wanted:
-        for name, path in DATA_PAGES.items():
+        for name, path in PAGES.items():
             running = rebuild.rebuild_status(store.db).running
             try:
-                open_page(page, f"{base}/{path}", DATA_READY_TEXT[name])
+                open_page(page, f"{base}/{path}", READY_TEXT[name])
                 failed = page.get_by_test_id("stException").count() > 0
             except PlaywrightTimeout:
                 failed = True

@@ -56,11 +56,7 @@ def next_delivery(site, tmp_path):
 
 
 def open_data_page():
-    at = open_app("overview")
-    at.switch_page("pages/data.py")
-    at.run()
-    assert not at.exception, [item.value for item in at.exception]
-    return at
+    return open_app("data")
 
 
 def upload(at, *files):
@@ -243,3 +239,32 @@ def test_a_failed_update_is_reported_and_the_dashboard_keeps_its_data(site):
     assert "看板仍显示原有数据" in texts(at.info)
     assert site.db.stat().st_ino == inode
     assert metric(open_app("overview"), "评级农户") == fmt.count(before, "户")
+
+
+def test_the_first_delivery_builds_the_first_warehouse(tiny, tmp_path, monkeypatch):
+    db = tmp_path / "warehouse.duckdb"
+    store = tmp_path / "raw_store"
+    monkeypatch.setenv("HUINONG_DB", str(db))
+    monkeypatch.setenv("HUINONG_STORE", str(store))
+    at = open_data_page()
+    assert "数据仓库尚未构建" in texts(at.info)
+    files = sorted(tiny.raw_dir.glob("*.csv"))
+    upload(at, *[(path.name, path.read_bytes(), CSV) for path in files])
+    assert metric(at, "隔离") == "0 行"
+    at.text_input(key="source_label").set_value("湖滨区金融办").run()
+    at.button(key="publish").click().run()
+    assert "已接收第 0001 批报送" in texts(at.success)
+    deadline = time.monotonic() + REBUILD_TIMEOUT
+    while rebuild.rebuild_status(db).running:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    at.run()
+    assert "数据更新完成" in texts(at.success)
+    assert metric(open_app("overview"), "评级农户") == fmt.count(districts_rated(db), "户")
+
+
+def test_an_uploaded_file_name_keeps_no_folder_part(site, next_delivery):
+    at = upload(open_data_page(), ("../../上级/households.csv", next_delivery.read_bytes(), CSV))
+    files = table(at, "校验报告（各文件）")
+    assert list(files[files["批次"] == "本批"]["文件"]) == ["households.csv"]
+    assert not (site.store.parent / "上级").exists()
