@@ -110,6 +110,29 @@ def open_page(tab, url: str, ready_text: str) -> float:
     return time.perf_counter() - started
 
 
+def settle(tab) -> None:
+    """The layout has stopped moving (charts and tables draw after the run ends): a click lands
+    on the element it aimed at, not on the one that moved under the pointer."""
+    wait_until_idle(tab)
+    tab.wait_for_function(
+        """() => {
+            const main = document.querySelector('[data-testid="stMain"]') || document.body;
+            const height = main.scrollHeight;
+            const stable = window.__lastHeight === height;
+            window.__lastHeight = height;
+            return stable;
+        }""",
+        polling=400,
+        timeout=30_000,
+    )
+
+
+def report_section(tab, title: str):
+    """The bordered box of one report on 报表导出: the innermost block holding its heading."""
+    heading = tab.get_by_role("heading", name=title)
+    return tab.get_by_test_id("stVerticalBlock").filter(has=heading).last
+
+
 def click_first_row(tab, table_index: int = 0) -> None:
     """Select the first row of a table by clicking its row marker (the grid is a canvas)."""
     grid = tab.get_by_test_id("stDataFrame").nth(table_index)
@@ -153,7 +176,8 @@ def test_a_deep_link_opens_the_same_household_view(server, page, dashboard_db):
     )
     open_page(page, url, f"农户编号 {household}")
     assert page.get_by_test_id("stMetricValue").first.inner_text().strip() == grade
-    assert page.get_by_text(f"最终得分 {score}").first.is_visible()
+    # The last step of 评分过程 (the chart's axis says the same, drawn later).
+    page.get_by_role("listitem").filter(has_text=f"最终得分 {score}").first.wait_for()
     assert f"household={household}" in page.url
     screenshot(page, "household")
 
@@ -197,9 +221,9 @@ def test_drill_down_from_district_to_household_by_clicking(server, page, dashboa
 
 def test_downloading_the_village_breaker_table_as_csv(server, page, dashboard_db, tmp_path):
     open_page(page, f"{server}/exports", "村级熔断监测表")
-    # The reports are listed in order: 乡镇汇总表, 村级熔断监测表, 信用户名单, 信用评定公示表.
+    settle(page)
     with page.expect_download() as download_info:
-        page.get_by_role("button", name="下载 CSV").nth(1).click()
+        report_section(page, "村级熔断监测表").get_by_role("button", name="下载 CSV").click()
     download = download_info.value
     assert download.suggested_filename.startswith("村级熔断监测表_")
     assert download.suggested_filename.endswith(".csv")
@@ -220,8 +244,9 @@ def test_downloading_the_township_summary_as_xlsx(server, page, dashboard_db, tm
     import openpyxl
 
     open_page(page, f"{server}/exports", "乡镇汇总表")
+    settle(page)
     with page.expect_download() as download_info:
-        page.get_by_role("button", name="下载 xlsx").first.click()
+        report_section(page, "乡镇汇总表").get_by_role("button", name="下载 xlsx").click()
     download = download_info.value
     assert download.suggested_filename.endswith(".xlsx")
     saved = tmp_path / download.suggested_filename
