@@ -10,6 +10,8 @@ from huinong import charts, data, export
 from huinong import format as fmt
 from pages import _ui as ui
 
+STRIP_VILLAGES = 100  # most villages drawn in the heat strip
+
 ui.route_if_run_directly()
 view = ui.current_view()
 ui.page_header("熔断监测", view)
@@ -88,17 +90,25 @@ history = data.breaker_history(view.token, view.as_of, view.scope)
 if history.height == 0:
     st.success("近36个月没有行政村熔断或预警。", icon=":material/check_circle:")
 else:
-    if view.scope.level == "district":
-        st.caption("近36个月曾熔断或预警的行政村（其余行政村一直正常或无贷款）。")
-    st.plotly_chart(charts.breaker_strip(history), width="stretch")
     trips = (
         history.group_by("township_name", "village_name", "village_code")
         .agg(
             (pl.col("status") == "熔断").sum().alias("months_tripped"),
             (pl.col("status") == "预警").sum().alias("months_watch"),
         )
-        .sort("months_tripped", "months_watch", descending=True)
+        .sort("months_tripped", "months_watch", "village_code", descending=[True, True, False])
     )
+    if view.scope.level == "district":
+        st.caption("近36个月曾熔断或预警的行政村（其余行政村一直正常或无贷款）。")
+    if trips.height > STRIP_VILLAGES:
+        # A prefecture can have thousands: the strip keeps the villages tripped longest.
+        st.caption(
+            f"共 {trips.height:,} 个行政村，图中为熔断月数最多的 {STRIP_VILLAGES} 个；"
+            "下表列出全部行政村。"
+        )
+        shown = trips.head(STRIP_VILLAGES)["village_code"]
+        history = history.filter(pl.col("village_code").is_in(shown.implode()))
+    st.plotly_chart(charts.breaker_strip(history), width="stretch")
     ui.table(
         trips.drop("village_code"),
         title="熔断历史统计",

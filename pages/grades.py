@@ -11,6 +11,8 @@ from huinong import charts, data
 from huinong import format as fmt
 from pages import _ui as ui
 
+CHART_VILLAGES = 120  # most villages drawn as bars in one chart
+
 ui.route_if_run_directly()
 view = ui.current_view()
 ui.page_header("信用评级", view)
@@ -47,7 +49,16 @@ with by_township:
     ui.table(_wide(counts), title="各乡镇信用等级分布", key="grades_by_township", view=view)
 with by_village:
     counts = data.grade_distribution(view.token, view.as_of, view.scope, "village")
-    st.plotly_chart(charts.grade_distribution(counts), width="stretch")
+    village_count = counts["area_code"].n_unique() if counts.height else 0
+    if village_count <= CHART_VILLAGES:
+        st.plotly_chart(charts.grade_distribution(counts), width="stretch")
+    else:
+        # A bar per village stops being readable (and grows the page) long before a whole
+        # prefecture's villages: the chart waits for a township, the table lists every village.
+        st.info(
+            f"共 {village_count:,} 个行政村，图表请先在左侧选择乡镇；下表列出全部行政村。",
+            icon=":material/info:",
+        )
     ui.table(_wide(counts), title="各行政村信用等级分布", key="grades_by_village", view=view)
 
 st.subheader("评分分布")

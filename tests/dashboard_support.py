@@ -3,14 +3,7 @@ marts directly (never through huinong.data) for the values a user should see."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +15,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from huinong import REPO_ROOT
+from huinong.pagebench import free_port, streamlit_server  # noqa: F401 - used by the tests
 
 APP = REPO_ROOT / "app.py"
 
@@ -109,64 +103,6 @@ def select_row(at: AppTest, key: str, row: int) -> AppTest:
     at.run()
     assert not at.exception, [item.value for item in at.exception]
     return at
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def streamlit_server(db_path: Path, log_path: Path, store: Path | None = None) -> Iterator[str]:
-    """`streamlit run app.py` on a free port with HUINONG_DB (and HUINONG_STORE) set; yields
-    the base URL."""
-    port = free_port()
-    env = {**os.environ, "HUINONG_DB": str(db_path)}
-    if store is not None:
-        env["HUINONG_STORE"] = str(store)
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP),
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below, after the server stops
-    process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"streamlit exited early; see {log_path}")
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start within 60 s; see {log_path}")
-            time.sleep(0.3)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 # ── small raw stores for publishing and rebuilding ────────────────────────────────────────────

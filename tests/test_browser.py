@@ -413,3 +413,29 @@ def test_pages_keep_loading_while_the_warehouse_is_rebuilt(site, page):
     page.set_viewport_size({"width": 1440, "height": 1000})
     open_page(page, base, "评级农户")
     assert card_value(page, "评级农户") == shown
+
+
+def test_the_page_benchmark_reports_every_page(dashboard_db, tmp_path):
+    # Its own process: playwright's sync API runs one instance per thread, and this module's
+    # browser fixture holds this thread's.
+    import subprocess
+    import sys
+
+    from huinong.pagebench import PAGES as BENCH_PAGES
+
+    out = tmp_path / "pages.json"
+    command = [sys.executable, "-m", "huinong.pagebench", "--db", str(dashboard_db)]
+    finished = subprocess.run(
+        [*command, "--repeat", "1", "--out", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "超过 1 秒" in finished.stdout
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert set(results["pages"]) == set(BENCH_PAGES) == set(PAGES)
+    for row in results["pages"].values():
+        assert 0 < row["load_median_s"] <= row["load_max_s"]
+        assert 0 < row["click_median_s"] <= row["click_max_s"]

@@ -1,0 +1,197 @@
+"""python -m huinong.pagebench: how soon each dashboard page is interactive, in a real browser.
+
+Starts `streamlit run app.py` over a warehouse, drives Debian's chromium with playwright and, for
+each page, measures (1) a fresh load: a new browser session opens the page's URL and waits until
+its content is on screen and Streamlit's script run has ended; (2) a click: from another page,
+the sidebar link is clicked and the same wait applies. The first load of the server (imports,
+cold caches) is reported apart. Speed is judged here, not in timed tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from huinong import REPO_ROOT
+
+APP = REPO_ROOT / "app.py"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+# Page path → (sidebar link, text shown once the page's data is on screen).
+PAGES = {
+    "overview": ("总览", "评级农户"),
+    "grades": ("信用评级", "评分分布"),
+    "breaker": ("熔断监测", "各行政村不良率"),
+    "village": ("村级钻取", "乡镇一览"),
+    "exports": ("报表导出", "信用评定公示表"),
+    "data": ("数据管理", "上传报送"),
+}
+TARGET_SECONDS = 1.0
+IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(db_path: Path, log_path: Path, store: Path | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on a free port with HUINONG_DB (and HUINONG_STORE) set; yields
+    the base URL."""
+    port = free_port()
+    env = {**os.environ, "HUINONG_DB": str(db_path)}
+    if store is not None:
+        env["HUINONG_STORE"] = str(store)
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below, after the server stops
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited early; see {log_path}")
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start within 60 s; see {log_path}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _ready(tab, text: str) -> None:
+    tab.get_by_text(text).first.wait_for()
+    tab.wait_for_function(IDLE_JS, timeout=60_000)
+
+
+def _load(browser, url: str, text: str) -> float:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    started = time.perf_counter()
+    tab.goto(url)
+    _ready(tab, text)
+    seconds = time.perf_counter() - started
+    context.close()
+    return seconds
+
+
+def _click(browser, base: str, path: str, link: str, text: str) -> float:
+    """From 总览 (or 信用评级 for 总览 itself), click the page's sidebar link."""
+    start_path = "grades" if path == "overview" else ""
+    start_text = PAGES["grades" if path == "overview" else "overview"][1]
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    tab.goto(f"{base}/{start_path}")
+    _ready(tab, start_text)
+    tab.wait_for_timeout(300)
+    started = time.perf_counter()
+    tab.get_by_role("link", name=link, exact=True).click()
+    tab.wait_for_url(f"**/{path if path != 'overview' else ''}*")
+    _ready(tab, text)
+    seconds = time.perf_counter() - started
+    context.close()
+    return seconds
+
+
+def measure_pages(db_path: Path, repeats: int = 3, progress=print) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        raise SystemExit("需要 Debian 的 chromium（/usr/bin/chromium）：apt-get install chromium")
+    results: dict = {"warehouse": str(db_path), "repeats": repeats, "pages": {}}
+    with (
+        tempfile.TemporaryDirectory(prefix="huinong-pagebench-") as work,
+        streamlit_server(db_path, Path(work) / "server.log") as base,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        results["first_load_after_start_seconds"] = round(
+            _load(browser, base, PAGES["overview"][1]), 2
+        )
+        for path, (link, text) in PAGES.items():
+            url = f"{base}/{'' if path == 'overview' else path}"
+            loads = [_load(browser, url, text) for _ in range(repeats)]
+            clicks = [_click(browser, base, path, link, text) for _ in range(repeats)]
+            results["pages"][path] = {
+                "load_median_s": round(statistics.median(loads), 2),
+                "load_max_s": round(max(loads), 2),
+                "click_median_s": round(statistics.median(clicks), 2),
+                "click_max_s": round(max(clicks), 2),
+            }
+            progress(
+                f"  {path:<9} 打开 {statistics.median(loads):.2f} 秒，点击 {statistics.median(clicks):.2f} 秒"
+            )
+        browser.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m huinong.pagebench")
+    parser.add_argument("--db", default=str(REPO_ROOT / "data" / "warehouse.duckdb"))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+    print(f"页面响应时间：{args.db}（每页 {args.repeat} 次，取中位数）")
+    results = measure_pages(Path(args.db), args.repeat)
+    if args.out:
+        Path(args.out).write_text(
+            json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+    slow = [
+        path for path, row in results["pages"].items() if row["click_median_s"] > TARGET_SECONDS
+    ]
+    print("超过 1 秒：" + ("、".join(slow) if slow else "无"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
