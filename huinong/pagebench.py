@@ -44,6 +44,14 @@ PAGES = {
 }
 TARGET_SECONDS = 1.0
 IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+# The page has stopped moving: charts and tables draw after the script run has ended.
+SETTLED_JS = """() => {
+    const main = document.querySelector('[data-testid="stMain"]') || document.body;
+    const height = main.scrollHeight;
+    const settled = window.__huinongHeight === height;
+    window.__huinongHeight = height;
+    return settled;
+}"""
 
 
 def free_port() -> int:
@@ -122,7 +130,8 @@ def _load(browser, url: str, text: str) -> float:
 
 
 def _click(browser, base: str, path: str, link: str, text: str) -> float:
-    """From 总览 (or 信用评级 for 总览 itself), click the page's sidebar link."""
+    """From 总览 (or 信用评级 for 总览 itself), once it has finished drawing, click the page's
+    sidebar link."""
     start_path = "grades" if path == "overview" else ""
     start_text = PAGES["grades" if path == "overview" else "overview"][1]
     context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
@@ -130,7 +139,8 @@ def _click(browser, base: str, path: str, link: str, text: str) -> float:
     tab.set_default_timeout(60_000)
     tab.goto(f"{base}/{start_path}")
     _ready(tab, start_text)
-    tab.wait_for_timeout(300)
+    # As a user would: the page they are on has finished drawing before they click away.
+    tab.wait_for_function(SETTLED_JS, polling=400, timeout=30_000)
     started = time.perf_counter()
     tab.get_by_role("link", name=link, exact=True).click()
     tab.wait_for_url(f"**/{path if path != 'overview' else ''}*")
@@ -145,7 +155,14 @@ def measure_pages(db_path: Path, repeats: int = 3, progress=print) -> dict:
 
     if not CHROMIUM.exists():
         raise SystemExit("需要 Debian 的 chromium（/usr/bin/chromium）：apt-get install chromium")
-    results: dict = {"warehouse": str(db_path), "repeats": repeats, "pages": {}}
+    from huinong.bench import machine
+
+    results: dict = {
+        "machine": machine(),
+        "warehouse": str(db_path),
+        "repeats": repeats,
+        "pages": {},
+    }
     with (
         tempfile.TemporaryDirectory(prefix="huinong-pagebench-") as work,
         streamlit_server(db_path, Path(work) / "server.log") as base,

@@ -42,12 +42,20 @@ def _wide(counts: pl.DataFrame) -> pl.DataFrame:
 
 
 st.subheader("信用等级分布")
-by_township, by_village = st.tabs(["按乡镇", "按行政村"])
-with by_township:
+# One breakdown at a time (a control, not tabs: tabs would draw both charts on every run).
+breakdown = st.segmented_control(
+    "分布口径",
+    ["按乡镇", "按行政村"],
+    default="按乡镇" if view.scope.level == "district" else "按行政村",
+    required=True,
+    key=f"grades_breakdown_{view.scope.level}",
+    label_visibility="collapsed",
+)
+if breakdown == "按乡镇":
     counts = data.grade_distribution(view.token, view.as_of, view.scope, "township")
     st.plotly_chart(charts.grade_distribution(counts), width="stretch")
     ui.table(_wide(counts), title="各乡镇信用等级分布", key="grades_by_township", view=view)
-with by_village:
+else:
     counts = data.grade_distribution(view.token, view.as_of, view.scope, "village")
     village_count = counts["area_code"].n_unique() if counts.height else 0
     if village_count <= CHART_VILLAGES:

@@ -280,6 +280,16 @@ def test_the_month_migration_compares_with_is_part_of_the_link(app_db, as_of):
     assert "compare" not in later.query_params
 
 
+def test_grades_by_village_lists_every_village_of_the_district(app_db, as_of):
+    at = open_app("grades")
+    assert not [frame for frame in at.dataframe if frame.proto.alt == "各行政村信用等级分布"]
+    at.segmented_control(key="grades_breakdown_district").set_value("按行政村").run()
+    by_village = table(at, "各行政村信用等级分布")
+    villages = scalar(app_db, "select count(*) from main.village_breaker where as_of = ?", [as_of])
+    assert len(by_village) == villages
+    assert by_village["评级户数"].sum() == _kpi(app_db, as_of)["households_rated"]
+
+
 def test_grades_item_contributions_are_the_mean_points(app_db, as_of):
     at = open_app("grades")
     items = table(at, "评分项目平均贡献").set_index("评分项目")
