@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from huinong import REPO_ROOT
+from huinong.bench import machine
 
 APP = REPO_ROOT / "app.py"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -155,8 +156,6 @@ def measure_pages(db_path: Path, repeats: int = 3, progress=print) -> dict:
 
     if not CHROMIUM.exists():
         raise SystemExit("需要 Debian 的 chromium（/usr/bin/chromium）：apt-get install chromium")
-    from huinong.bench import machine
-
     results: dict = {
         "machine": machine(),
         "warehouse": str(db_path),

@@ -6,6 +6,8 @@ delivery, its report, publishing it, and page loads while the warehouse is rebui
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,17 +27,11 @@ from dashboard_support import (  # noqa: E402
 
 from huinong import REPO_ROOT  # noqa: E402
 from huinong.intake import list_deliveries  # noqa: E402
+from huinong.pagebench import CHROMIUM, CHROMIUM_ARGS, IDLE_JS, SETTLED_JS  # noqa: E402
+from huinong.pagebench import PAGES as BENCH_PAGES  # noqa: E402
 
 pytest_plugins = ("dashboard_support",)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 PAGES = {
@@ -46,15 +42,8 @@ PAGES = {
     "exports": "exports",
     "data": "data",
 }
-# What each page shows once its data is on screen.
-READY_TEXT = {
-    "overview": "评级农户",
-    "grades": "评分分布",
-    "breaker": "各行政村不良率",
-    "village": "乡镇一览",
-    "exports": "信用评定公示表",
-    "data": "上传报送",
-}
+# What each page shows once its data is on screen (the page benchmark waits for the same).
+READY_TEXT = {path: text for path, (_link, text) in BENCH_PAGES.items()}
 ROW_HEIGHT = 35  # st.dataframe's default row (and header) height, in pixels
 
 pytestmark = [
@@ -96,9 +85,7 @@ def page(browser):
 
 def wait_until_idle(tab) -> None:
     """The script run is over: Streamlit's running indicator has gone."""
-    tab.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-    )
+    tab.wait_for_function(IDLE_JS, timeout=60_000)
 
 
 def open_page(tab, url: str, ready_text: str) -> float:
@@ -114,17 +101,7 @@ def settle(tab) -> None:
     """The layout has stopped moving (charts and tables draw after the run ends): a click lands
     on the element it aimed at, not on the one that moved under the pointer."""
     wait_until_idle(tab)
-    tab.wait_for_function(
-        """() => {
-            const main = document.querySelector('[data-testid="stMain"]') || document.body;
-            const height = main.scrollHeight;
-            const stable = window.__lastHeight === height;
-            window.__lastHeight = height;
-            return stable;
-        }""",
-        polling=400,
-        timeout=30_000,
-    )
+    tab.wait_for_function(SETTLED_JS, polling=400, timeout=30_000)
 
 
 def report_section(tab, title: str):
@@ -418,10 +395,6 @@ def test_pages_keep_loading_while_the_warehouse_is_rebuilt(site, page):
 def test_the_page_benchmark_reports_every_page(dashboard_db, tmp_path):
     # Its own process: playwright's sync API runs one instance per thread, and this module's
     # browser fixture holds this thread's.
-    import subprocess
-    import sys
-
-    from huinong.pagebench import PAGES as BENCH_PAGES
 
     out = tmp_path / "pages.json"
     command = [sys.executable, "-m", "huinong.pagebench", "--db", str(dashboard_db)]
