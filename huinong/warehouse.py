@@ -110,18 +110,12 @@ def data_date_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date |
 
 def load_policy(policy_file: Path | None) -> dict:
     """Policy vars overriding the defaults in dbt_project.yml (another county's profile)."""
-    if policy_file is None:
-        return {}
-    import yaml  # dbt depends on PyYAML
+    from huinong.policy import PolicyError, read_overrides
 
     try:
-        text = policy_file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise BuildError(f"无法读取政策参数文件 {policy_file}：{error.strerror}") from error
-    values = yaml.safe_load(text) or {}
-    if not isinstance(values, dict):
-        raise BuildError(f"政策参数文件 {policy_file} 应为“参数名: 数值”的列表")
-    return values
+        return read_overrides(policy_file)
+    except PolicyError as error:
+        raise BuildError(str(error)) from error
 
 
 class _DbtProgress:
