@@ -129,5 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--keep", action="store_true", help="保留生成的数据和仓库")
     bench.set_defaults(run=_bench)
 
+    from huinong.auth.cli import add_users_command
+
+    add_users_command(commands)
+
     args = parser.parse_args(argv)
     return args.run(args)
