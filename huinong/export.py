@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,14 @@ from decimal import Decimal
 import polars as pl
 import xlsxwriter
 
-from huinong.format import column_kind, column_label, list_words, original_row, veto_words
+from huinong.format import (
+    column_kind,
+    column_label,
+    list_words,
+    original_row,
+    timestamp_label,
+    veto_words,
+)
 
 UTF8_BOM = "\ufeff"
 EXCEL_MAX_ROWS = 1_048_576
@@ -268,16 +276,27 @@ def write_xlsx(
     *,
     heading: str,
     subheading: str,
+    exported_by: str | None = None,
+    exported_at: datetime | None = None,
 ) -> bytes:
     """The table as an .xlsx file: title rows, headers, rows, totals; returns the file's bytes.
 
-    ``heading``: e.g. "湖滨区 乡镇汇总表（2024年6月）"; ``subheading``: scope and generated-at.
+    ``heading``: e.g. "湖滨区 乡镇汇总表（2024年6月）"; ``subheading``: scope and generated-at;
+    ``exported_by``: the exporter's display name, added to the subheading with
+    ``exported_at`` (default now): "导出人：张三；导出时间：2024年6月15日 14:05".
     """
+    if exported_by:
+        stamp = f"导出人：{exported_by}；导出时间：{timestamp_label(exported_at or datetime.now())}"
+        subheading = f"{subheading}；{stamp}" if subheading else stamp
     handle, path = tempfile.mkstemp(suffix=".xlsx", prefix="huinong-export-")
     os.close(handle)
     try:
         # constant_memory writes each row as it comes: a million rows stay a few MB in memory.
-        workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_numbers": False})
+        # No string becomes a formula or a number, whatever column it lands in.
+        workbook = xlsxwriter.Workbook(
+            path,
+            {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False},
+        )
         _XlsxTable(workbook, spec, heading, subheading).write(_batches(rows))
         workbook.close()
         with open(path, "rb") as written:
@@ -445,9 +464,31 @@ def _as_datetime(value: object) -> datetime:
     return datetime.fromisoformat(str(value))
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice and WPS: =HYPERLINK(…)
+# in a household name would run when a clerk opens the file (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?%?")
+
+
+def _neutralised(text: str) -> str:
+    """The OWASP rule: a leading single quote makes such a cell plain text. A plain number
+    (-1234.50, -3.1250%) is no formula and stays a number."""
+    if text.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def _csv_value(column: Column, value: object) -> str:
+    """A cell as text: amounts stay numbers (-1234.50), text that would start a formula gets a
+    leading quote (-cmd becomes '-cmd)."""
     if value is None:
         return ""
+    return _neutralised(_formatted_csv_value(column, value))
+
+
+def _formatted_csv_value(column: Column, value: object) -> str:
     if column.kind == "bool":
         return "是" if value else "否"
     if column.kind == "vetoes":
@@ -466,7 +507,11 @@ def _csv_value(column: Column, value: object) -> str:
 
 def write_csv(spec: TableSpec, rows: pl.DataFrame | Iterable[pl.DataFrame]) -> bytes:
     """The table as CSV in UTF-8 with a BOM (Excel on a Chinese Windows then reads it right):
-    Chinese headers, amounts as plain numbers, rates as percentages, dates as YYYY-MM-DD."""
+    Chinese headers, amounts as plain numbers, rates as percentages, dates as YYYY-MM-DD, text
+    that would start a formula with a leading quote.
+
+    No "exported by … at …" line: the first line is the header, so that a program reads the
+    file as it is. Who exported it, when, which rows, is in the audit trail (``export``)."""
     buffer = io.StringIO()
     buffer.write(UTF8_BOM)
     writer = csv.writer(buffer, lineterminator="\r\n")

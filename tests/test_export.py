@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import openpyxl
@@ -134,6 +134,87 @@ def test_rates_and_wan_amounts_are_numbers_with_formats():
     assert rate.value == pytest.approx(0.03125) and rate.number_format == "0.00%"
     body = export.write_csv(spec, frame).decode("utf-8-sig")
     assert "1234.567800" in body and "3.1250%" in body
+
+
+# ── hostile cells: a household name that is a formula ─────────────────────────────────────
+
+HOSTILE_NAMES = [
+    '=HYPERLINK("http://x","点此")',
+    "@SUM(1)",
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "\t=1",
+    "\r=1",
+]
+
+
+def _hostile_households() -> pl.DataFrame:
+    count = len(HOSTILE_NAMES)
+    frame = pl.concat([_households()] * 3).head(count)
+    return frame.with_columns(
+        pl.Series("head_name", HOSTILE_NAMES),
+        pl.Series("household_id", ["-cmd", "H2", "=1+1", "H4", "H5", "H6"]),
+        pl.Series(
+            "outstanding_principal",
+            [Decimal("-1234.50")] + [Decimal("0.00")] * (count - 1),
+            dtype=pl.Decimal(18, 2),
+        ),
+    )
+
+
+def test_csv_cells_that_would_start_a_formula_open_as_text():
+    spec = export.REPORT_SPECS["credit_households"]
+    body = export.write_csv(spec, _hostile_households())
+    # The bytes as written: each name behind a single quote (and CSV-quoted where needed).
+    for written in (
+        b'"\'=HYPERLINK(""http://x"",""\xe7\x82\xb9\xe6\xad\xa4"")"',
+        b",'@SUM(1),",
+        b",'+cmd|' /C calc'!A0,",
+        b",'-2+3,",
+        b",'\t=1,",
+        b',"\'\r=1",',
+    ):
+        assert written in body
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    header = rows[0]
+    names = [row[header.index("户主姓名")] for row in rows[1:]]
+    assert names == ["'" + name for name in HOSTILE_NAMES]
+    assert [row[header.index("农户编号")] for row in rows[1:3]] == ["'-cmd", "H2"]
+    assert rows[3][header.index("农户编号")] == "'=1+1"
+    # Amounts we write stay numbers, a negative one included; ID numbers are untouched.
+    assert rows[1][header.index("贷款余额（元）")] == "-1234.50"
+    assert rows[1][header.index("户主身份证号")] == ID_NUMBERS[0]
+    for row in rows[1:]:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
+            assert not cell.startswith("-") or cell == "-1234.50", cell
+
+
+def test_xlsx_writes_hostile_names_as_text_never_as_formulas():
+    spec = export.REPORT_SPECS["credit_households"]
+    sheet = _open(
+        export.write_xlsx(spec, _hostile_households(), heading="t", subheading="s")
+    ).active
+    headers = [cell.value for cell in sheet[3]]
+    cells = [sheet.cell(row=row, column=headers.index("户主姓名") + 1) for row in range(4, 10)]
+    # openpyxl leaves the CR as xlsx escapes it (_x000D_); Excel reads it back as a CR.
+    assert [cell.value.replace("_x000D_", "\r") for cell in cells] == HOSTILE_NAMES
+    assert all(cell.data_type == "s" for cell in cells)
+
+
+def test_xlsx_says_who_exported_it_and_when():
+    spec = export.REPORT_SPECS["credit_households"]
+    xlsx = export.write_xlsx(
+        spec,
+        _households(),
+        heading="湖滨区 信用户名单（2024年6月）",
+        subheading="范围：全区",
+        exported_by="张三（金融办）",
+        exported_at=datetime(2024, 6, 15, 14, 5),
+    )
+    sheet = _open(xlsx).active
+    assert sheet["A2"].value == "范围：全区；导出人：张三（金融办）；导出时间：2024年6月15日 14:05"
+    assert [cell.value for cell in sheet[3]][:2] == ["乡镇", "行政村"]  # the table stays put
 
 
 # ── the standard reports, from the demo warehouse ──────────────────────────────────────────
