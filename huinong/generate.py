@@ -1428,8 +1428,10 @@ def _village_npl(
     def cell_of(loan: np.ndarray, month: np.ndarray) -> np.ndarray:
         return cell_start[loan] + month - first_end[loan]
 
+    # Only payments that fall into one of their loan's own cells: entity loans have none, and
+    # letting theirs through would credit them to the next loans' cells (or past the last).
     paid_month = np.searchsorted(ends, p_day)
-    inside = paid_month < stop[p_loan]
+    inside = paid_month - first_end[p_loan] < months[p_loan]
     repaid = np.bincount(
         cell_of(p_loan[inside], paid_month[inside]),
         book["p_principal"][inside],
