@@ -166,7 +166,7 @@ def bench_size(households: int, seed: int, work: Path, progress: Progress) -> di
     )
 
     # The same data twice: as a history plus its last month delivered on its own, and whole.
-    from huinong.generate import split_last_month
+    from huinong.demo import split_last_month
     from huinong.intake import accept_delivery
 
     month = split_last_month(raw, work / "history", work / "last_month")

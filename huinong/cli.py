@@ -20,7 +20,7 @@ def _say(message: str) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from huinong.generate import generate
+    from huinong.demo import generate
 
     try:
         counts = generate(

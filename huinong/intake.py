@@ -1331,7 +1331,7 @@ def benchmark(rows: int, work_dir: Path, progress: Progress = print) -> dict[str
 
     import xlsxwriter
 
-    from huinong.generate import generate
+    from huinong.demo import generate
 
     work_dir = Path(work_dir)
     folder = work_dir / "csv"

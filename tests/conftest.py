@@ -16,7 +16,7 @@ TEST_SEED = 20170901
 
 @pytest.fixture(scope="session")
 def demo_raw_dir(tmp_path_factory) -> Path:
-    from huinong.generate import generate
+    from huinong.demo import generate
 
     out = tmp_path_factory.mktemp("raw") / "demo"
     generate(out_dir=out, households=TEST_HOUSEHOLDS, seed=TEST_SEED)

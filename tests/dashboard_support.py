@@ -130,7 +130,7 @@ class TinyStore:
 
 def build_tiny_store(target: Path, seed: int = 20240601) -> TinyStore:
     """generate(200 households) → accept_delivery → build, in ``target``."""
-    from huinong.generate import generate
+    from huinong.demo import generate
     from huinong.intake import accept_delivery
     from huinong.warehouse import build
 

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from huinong import REPO_ROOT
-from huinong.generate import generate
+from huinong.demo import generate
 from huinong.schema import RAW_FILES
 
 HOUSEHOLDS = 2000

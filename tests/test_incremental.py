@@ -8,7 +8,7 @@ import csv
 import duckdb
 import pytest
 
-from huinong.generate import generate, split_last_month
+from huinong.demo import generate, split_last_month
 from huinong.intake import accept_delivery
 from huinong.warehouse import build
 

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from huinong import schema
-from huinong.generate import generate
+from huinong.demo import generate
 from huinong.warehouse import build
 
 MARTS = ("household_scores", "loan_status", "village_breaker", "township_breaker", "kpi_monthly")

@@ -25,7 +25,7 @@ from policy_cases import AS_OF, write_policy_cases  # noqa: E402
 from policy_oracle import MART_COLUMNS, MART_KEYS, compute_marts  # noqa: E402
 
 # Imported, not looked up: if the build's entry point moves, these tests fail instead of skipping.
-from huinong.generate import generate  # noqa: E402
+from huinong.demo import generate  # noqa: E402
 from huinong.warehouse import build  # noqa: E402
 
 # ---------------------------------------------------------------- comparison
