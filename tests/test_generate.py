@@ -10,17 +10,27 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
 from huinong import REPO_ROOT
 from huinong.demo import generate
+from huinong.intake import load_raw
+from huinong.policy import default_policy
 from huinong.schema import RAW_FILES
 
 HOUSEHOLDS = 2000
 SEED = 20170901
 END = date(2026, 10, 31)
 REAL_VILLAGES = REPO_ROOT / "seeds" / "hubin_villages.csv"
+CANONICAL_PATTERNS = {
+    "amount": r"\d+\.\d{2}",
+    "date": r"\d{4}-\d{2}-\d{2}",
+    "bool": r"是|否",
+    "rate": r"0\.\d{4,6}",
+    "int": r"\d+",
+}
 
 
 def _read(folder: Path, name: str) -> pl.DataFrame:
@@ -33,6 +43,89 @@ def _cents(column: str) -> pl.Expr:
     return parts.struct.field("field_0").cast(pl.Int64) * 100 + parts.struct.field("field_1").cast(
         pl.Int64
     )
+
+
+def _term_months(loans: pl.DataFrame) -> pl.Series:
+    """Months from disbursement to maturity of each loan."""
+    maturity, disbursed = pl.col("maturity_on").str.to_date(), pl.col("disbursed_on").str.to_date()
+    months = (maturity.dt.year() - disbursed.dt.year()) * 12 + maturity.dt.month()
+    return loans.select(months - disbursed.dt.month()).to_series()
+
+
+def _check_files(folder: Path, counts: dict[str, int]) -> None:
+    """Every raw file, with the rows reported, the schema's header and canonical cells."""
+    assert list(counts) == list(RAW_FILES)
+    for name, raw_file in RAW_FILES.items():
+        data = (folder / f"{name}.csv").read_bytes()
+        assert not data.startswith(b"\xef\xbb\xbf"), name
+        header = data.decode("utf-8").split("\n", 1)[0]
+        assert header == ",".join(raw_file.column_names), name
+        frame = _read(folder, name)
+        assert frame.height == counts[name], name
+        for column in raw_file.columns:
+            values = frame[column.name].drop_nulls()
+            if column.required:
+                assert values.len() == frame.height, f"{name}.{column.name} has empty cells"
+            if column.kind in CANONICAL_PATTERNS:
+                pattern = CANONICAL_PATTERNS[column.kind]
+                bad = values.filter(~values.str.contains(f"^(?:{pattern})$"))
+                assert bad.len() == 0, f"{name}.{column.name}: {bad.head(3).to_list()}"
+            if column.choices:
+                assert set(values.unique()) <= set(column.choices), f"{name}.{column.name}"
+
+
+def _check_keys_and_references(folder: Path) -> None:
+    """Keys unique (DATA_CONTRACT.md), every village, borrower and loan referred to exists."""
+    for name, raw_file in RAW_FILES.items():
+        frame = _read(folder, name)
+        assert frame.select(raw_file.key).is_duplicated().sum() == 0, name
+    villages = set(_read(folder, "villages")["village_code"])
+    households = _read(folder, "households")
+    entities = _read(folder, "entities")
+    loans = _read(folder, "loans")
+    assert set(households["village_code"]) <= villages
+    assert set(entities["village_code"]) <= villages
+    assert set(loans.filter(pl.col("borrower_type") == "农户")["borrower_id"]) <= set(
+        households["household_id"]
+    )
+    assert set(loans.filter(pl.col("borrower_type") == "经营主体")["borrower_id"]) <= set(
+        entities["entity_id"]
+    )
+    assert set(_read(folder, "schedule")["loan_id"]) == set(loans["loan_id"])
+    assert set(_read(folder, "repayments")["loan_id"]) <= set(loans["loan_id"])
+    assert (
+        _read(folder, "repayments")["payment_id"].n_unique() == _read(folder, "repayments").height
+    )
+
+
+def _check_schedule_adds_up(folder: Path) -> None:
+    """Each loan's planned principal is its amount, to the fen."""
+    loans = _read(folder, "loans").select("loan_id", _cents("amount").alias("amount"))
+    planned = (
+        _read(folder, "schedule")
+        .group_by("loan_id")
+        .agg(_cents("principal_due").sum().alias("planned"))
+    )
+    joined = loans.join(planned, on="loan_id", how="left")
+    assert (
+        joined.filter(pl.col("planned").is_null() | (pl.col("planned") != pl.col("amount"))).height
+        == 0
+    )
+
+
+def _check_payments_within_loans(folder: Path, end: date) -> None:
+    """Payments fall between disbursement and the end date and never repay more than lent."""
+    loans = _read(folder, "loans")
+    payments = _read(folder, "repayments").join(loans, on="loan_id")
+    assert payments.filter(pl.col("paid_on") < pl.col("disbursed_on")).height == 0
+    assert payments.filter(pl.col("paid_on") > end.isoformat()).height == 0
+    repaid = payments.group_by("loan_id").agg(
+        _cents("principal_paid").sum().alias("repaid"), _cents("amount").first().alias("amount")
+    )
+    assert repaid.filter(pl.col("repaid") > pl.col("amount")).height == 0
+    written_off = loans.drop_nulls("written_off_on")
+    assert (written_off["written_off_on"] <= end.isoformat()).all()
+    assert (written_off["written_off_on"] > written_off["disbursed_on"]).all()
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +143,10 @@ def raw(run: tuple[Path, dict[str, int], list[str]]) -> Path:
 
 def test_writes_every_raw_file_and_reports_its_rows(run) -> None:
     folder, counts, messages = run
-    assert list(counts) == list(RAW_FILES)
-    for name, rows in counts.items():
-        assert (folder / f"{name}.csv").exists()
-        assert _read(folder, name).height == rows
-        assert rows > 0, name
+    _check_files(folder, counts)
+    assert all(rows > 0 for rows in counts.values()), counts
     assert counts["households"] >= HOUSEHOLDS
+    assert _read(folder, "households")["household_id"].n_unique() == HOUSEHOLDS
     # The CLI shows these as progress on long runs: Chinese, one per stage.
     assert any("农户" in message for message in messages)
     assert any("还款" in message for message in messages)
@@ -69,35 +160,6 @@ def test_same_inputs_write_identical_bytes_and_another_seed_differs(raw, tmp_pat
         assert (again / f"{name}.csv").read_bytes() == (raw / f"{name}.csv").read_bytes(), name
     for name in ("households", "loans", "schedule", "repayments"):
         assert (other / f"{name}.csv").read_bytes() != (raw / f"{name}.csv").read_bytes(), name
-
-
-def test_headers_are_exactly_the_schema_columns_in_utf8_without_bom(raw) -> None:
-    for name, raw_file in RAW_FILES.items():
-        data = (raw / f"{name}.csv").read_bytes()
-        assert not data.startswith(b"\xef\xbb\xbf"), name
-        header = data.decode("utf-8").split("\n", 1)[0]
-        assert header == ",".join(raw_file.column_names), name
-
-
-def test_cells_use_the_canonical_formats(raw) -> None:
-    patterns = {
-        "amount": r"\d+\.\d{2}",
-        "date": r"\d{4}-\d{2}-\d{2}",
-        "bool": r"是|否",
-        "rate": r"0\.\d{4,6}",
-        "int": r"\d+",
-    }
-    for name, raw_file in RAW_FILES.items():
-        frame = _read(raw, name)
-        for column in raw_file.columns:
-            values = frame[column.name].drop_nulls()
-            if column.required:
-                assert values.len() == frame.height, f"{name}.{column.name} has empty cells"
-            if column.kind in patterns:
-                bad = values.filter(~values.str.contains(f"^(?:{patterns[column.kind]})$"))
-                assert bad.len() == 0, f"{name}.{column.name}: {bad.head(3).to_list()}"
-            if column.choices:
-                assert set(values.unique()) <= set(column.choices), f"{name}.{column.name}"
 
 
 def test_head_id_numbers_are_valid_and_born_where_and_when_expected(raw) -> None:
@@ -117,21 +179,9 @@ def test_head_id_numbers_are_valid_and_born_where_and_when_expected(raw) -> None
     assert first["head_id_number"].n_unique() == first.height
 
 
-def test_every_village_code_and_borrower_exists(raw) -> None:
-    villages = set(_read(raw, "villages")["village_code"])
-    households = _read(raw, "households")
-    entities = _read(raw, "entities")
-    loans = _read(raw, "loans")
-    assert set(households["village_code"]) <= villages
-    assert set(entities["village_code"]) <= villages
-    by_type = {
-        kind: set(group["borrower_id"]) for (kind,), group in loans.group_by("borrower_type")
-    }
-    assert by_type["农户"] <= set(households["household_id"])
-    assert by_type["经营主体"] <= set(entities["entity_id"])
-    assert set(_read(raw, "schedule")["loan_id"]) == set(loans["loan_id"])
-    assert set(_read(raw, "repayments")["loan_id"]) <= set(loans["loan_id"])
-    assert loans["loan_id"].n_unique() == loans.height
+def test_keys_are_unique_and_every_village_code_and_borrower_exists(raw) -> None:
+    _check_keys_and_references(raw)
+    assert set(_read(raw, "loans")["borrower_type"]) == {"农户", "经营主体"}
 
 
 def test_entities_carry_valid_unified_social_credit_codes(raw) -> None:
@@ -146,14 +196,7 @@ def test_entities_carry_valid_unified_social_credit_codes(raw) -> None:
 
 
 def test_schedule_principal_adds_up_to_the_loan_amount(raw) -> None:
-    loans = _read(raw, "loans").select("loan_id", _cents("amount").alias("amount"))
-    planned = (
-        _read(raw, "schedule")
-        .group_by("loan_id")
-        .agg(_cents("principal_due").sum().alias("planned"))
-    )
-    joined = loans.join(planned, on="loan_id", how="left")
-    assert joined.filter(pl.col("planned") != pl.col("amount")).height == 0
+    _check_schedule_adds_up(raw)
 
 
 def test_instalments_are_numbered_in_due_date_order(raw) -> None:
@@ -178,16 +221,9 @@ def test_quarterly_interest_falls_due_on_the_20th_of_the_quarter_month(raw) -> N
 
 
 def test_payments_fall_between_disbursement_and_the_end_date(raw) -> None:
-    loans = _read(raw, "loans")
-    payments = _read(raw, "repayments").join(loans, on="loan_id")
-    assert payments.height > 0
-    assert payments.filter(pl.col("paid_on") < pl.col("disbursed_on")).height == 0
-    assert payments["paid_on"].max() <= END.isoformat()
-    repaid = payments.group_by("loan_id").agg(
-        _cents("principal_paid").sum().alias("repaid"), _cents("amount").first().alias("amount")
-    )
-    assert repaid.filter(pl.col("repaid") > pl.col("amount")).height == 0
-    assert _read(raw, "repayments")["payment_id"].n_unique() == payments.height
+    _check_payments_within_loans(raw, END)
+    assert _read(raw, "repayments").height > 0
+    assert _read(raw, "loans").drop_nulls("written_off_on").height > 0
 
 
 def test_loans_follow_the_borrower_collection_and_the_policy_terms(raw) -> None:
@@ -200,13 +236,13 @@ def test_loans_follow_the_borrower_collection_and_the_policy_terms(raw) -> None:
     )
     assert household_loans.filter(pl.col("disbursed_on") <= pl.col("first")).height == 0
     amounts = household_loans["amount"].cast(pl.Float64)
-    assert amounts.min() >= 10_000 and amounts.max() <= 50_000
+    # Within grade A's limit (R-C1), the smallest, so no grade's limit is broken (R-X2).
+    assert amounts.min() >= 10_000 and amounts.max() == default_policy().limit_of("A") == 50_000
+    # R-M1: the poor borrow at the benchmark rate (the odd exception is flagged, R-X5).
     poor_product = loans.filter(pl.col("product") == "扶贫小额信贷")
     at_benchmark = poor_product.filter(pl.col("annual_rate") == pl.col("benchmark_rate")).height
     assert at_benchmark >= 0.98 * poor_product.height
-    written_off = loans.drop_nulls("written_off_on")
-    assert (written_off["written_off_on"] <= END.isoformat()).all()
-    assert (written_off["written_off_on"] > written_off["disbursed_on"]).all()
+    assert set(_term_months(loans)) == {12, 24, default_policy()["max_term_months"]}
 
 
 def test_registered_poor_share_is_plausible_in_every_village(raw) -> None:
@@ -259,13 +295,7 @@ def test_repayments_show_on_time_late_prepaid_and_written_off_loans(raw) -> None
         "等额本息",
         "到期一次还本付息",
     }
-    months = (
-        loans["maturity_on"].str.to_date().dt.year() * 12
-        + loans["maturity_on"].str.to_date().dt.month()
-        - loans["disbursed_on"].str.to_date().dt.year() * 12
-        - loans["disbursed_on"].str.to_date().dt.month()
-    )
-    assert set(months) <= {12, 24, 36}
+    assert set(_term_months(loans)) <= {12, 24, 36}
     assert loans.drop_nulls("written_off_on").height > 0
 
     schedule = _read(raw, "schedule").with_columns(pl.col("due_on").str.to_date())
@@ -310,14 +340,94 @@ def test_repayments_show_on_time_late_prepaid_and_written_off_loans(raw) -> None
     assert prepaid.height > 0
 
 
+def _exact_thresholds(policy) -> dict[str, set[str]]:
+    """The profile's amount thresholds (A2, A4, A6, D4, D5) as canonical cells."""
+
+    def cells(*names: str) -> set[str]:
+        return {f"{policy[name]:.2f}" for name in names}
+
+    return {
+        "homestead_house_value": cells("a2_house_value_min"),
+        "entity_scale": cells("a4_scale_min", "a4_scale_below"),
+        "equipment_value": cells("a6_low_value_min", "a6_high_value_min"),
+        "guarantee_amount": cells("d4_mid_min", "d4_high_min"),
+        "mortgage_amount": cells("d5_mortgage_min"),
+    }
+
+
 def test_scoring_thresholds_are_hit_exactly_sometimes(raw) -> None:
     households = _read(raw, "households")
-    exact = {
-        "homestead_house_value": {"200000.00"},
-        "entity_scale": {"50000.00", "100000.00"},
-        "equipment_value": {"50000.00", "100000.00"},
-        "guarantee_amount": {"200000.00", "300000.00"},
-        "mortgage_amount": {"50000.00"},
-    }
+    exact = _exact_thresholds(default_policy())
+    assert exact["homestead_house_value"] == {"200000.00"}
+    assert exact["guarantee_amount"] == {"200000.00", "300000.00"}
     for column, values in exact.items():
         assert values <= set(households[column].drop_nulls()), column
+
+
+# Tiny and odd sizes with seeds that once broke the breaker's village balances
+# (300 households, seed 11 or 13: "operands could not be broadcast together").
+ANY_SIZES = (1, 2, 3, 7, 50, 300)
+ANY_SEEDS = (11, 13, 4242)
+
+
+@pytest.mark.parametrize("households", ANY_SIZES)
+def test_any_size_and_seed_writes_a_raw_folder_the_intake_accepts_whole(households, tmp_path):
+    for seed in ANY_SEEDS:
+        folder = tmp_path / f"seed{seed}"
+        counts = generate(folder, households, seed)
+        _check_files(folder, counts)
+        _check_keys_and_references(folder)
+        _check_schedule_adds_up(folder)
+        _check_payments_within_loans(folder, END)
+        assert _read(folder, "households")["household_id"].n_unique() == households, seed
+        summary = load_raw(folder, duckdb.connect())
+        rejected = {name: c.rows_quarantined for name, c in summary.totals().items()}
+        assert rejected == dict.fromkeys(RAW_FILES, 0), (seed, rejected)
+        again = tmp_path / f"again{seed}"
+        generate(again, households, seed)
+        for name in RAW_FILES:
+            assert (again / f"{name}.csv").read_bytes() == (folder / f"{name}.csv").read_bytes()
+
+
+def test_a_county_profile_sets_terms_rate_cap_limits_and_thresholds(tmp_path) -> None:
+    """Another county's profile: 24-month terms, benchmark x 1.05 for entities, a smaller A
+    limit and lower house threshold; the demo follows it rather than Hubin's numbers."""
+    hubin = default_policy()
+    grades = hubin.grades
+    grades[-1]["credit_limit"] = 30_000
+    county = hubin.overridden(
+        {
+            "max_term_months": 24,
+            "entity_rate_markup_pct": 5,
+            "grades": grades,
+            "a2_house_value_min": 150_000,
+        }
+    )
+    counts = generate(tmp_path, HOUSEHOLDS, SEED, policy=county)
+    _check_files(tmp_path, counts)
+    _check_schedule_adds_up(tmp_path)
+    loans = _read(tmp_path, "loans")
+    assert set(_term_months(loans)) == {12, 24}
+    households = loans.filter(pl.col("borrower_type") == "农户")
+    assert households["amount"].cast(pl.Float64).max() == 30_000
+    entities = loans.filter(pl.col("borrower_type") == "经营主体").with_columns(
+        (pl.col("annual_rate").cast(pl.Float64) / pl.col("benchmark_rate").cast(pl.Float64))
+        .round(4)
+        .alias("markup")
+    )
+    # At the benchmark, halfway, at the cap, and a few above it (R-X5 flags those).
+    assert set(entities["markup"]) <= {1.0, 1.025, 1.05, 1.1, 1.15}
+    assert entities.filter(pl.col("markup") == 1.05).height > 0
+    assert entities.filter(pl.col("markup") > 1.05).height < 0.1 * entities.height
+    house_values = set(_read(tmp_path, "households")["homestead_house_value"])
+    assert "150000.00" in house_values
+
+
+def test_a_stricter_breaker_stops_more_household_loans(raw, tmp_path) -> None:
+    strict = default_policy().overridden({"village_breaker_rate_pct": 1})
+    generate(tmp_path, HOUSEHOLDS, SEED, policy=strict)
+
+    def household_loans(folder: Path) -> int:
+        return _read(folder, "loans").filter(pl.col("borrower_type") == "农户").height
+
+    assert household_loans(tmp_path) < household_loans(raw)
