@@ -161,17 +161,21 @@ def collections(
     registered, scale = _carry_pair(registered, scale, rng.random(size) < 0.1, by_rank)
 
     # Equipment below, between and above the two A6 thresholds, in steps of 100 元.
-    step = 10_000
     low, high = fen(policy["a6_low_value_min"]), fen(policy["a6_high_value_min"])
+
+    def appraised(least: int, below: int) -> np.ndarray:
+        step = 10_000
+        return rng.integers(least // step, max(below // step, least // step + 1), size) * step
+
     equipment_tier = tiered(((0.76, 0.88, 0.95), (0.5, 0.65, 0.85), (0.15, 0.3, 0.55)))
     exact = rng.random(size) < EXACT_APPRAISAL_SHARE
     equipment = np.choose(
         equipment_tier,
         [
             np.zeros(size, np.int64),
-            rng.integers(low // step // 10, low // step, size) * step,
-            np.where(exact, low, rng.integers(low // step, high // step, size) * step),
-            np.where(exact, high, rng.integers(high // step, 3 * high // step, size) * step),
+            appraised(low // 10, low),
+            np.where(exact, low, appraised(low, high)),
+            np.where(exact, high, appraised(high, 3 * high)),
         ],
     )
     guarantee_tier = rng.random(size)

@@ -56,10 +56,12 @@ ODD_AMOUNT_SHARE = 0.015  # amounts to the hundred yuan
 COMPANY_AMOUNTS = {100: 3, 150: 2, 200: 2, 300: 1}
 COOPERATIVE_AMOUNTS = {20: 2, 30: 3, 50: 3, 80: 1, 100: 1}
 FARM_AMOUNTS = {10: 2, 15: 2, 20: 3, 30: 2, 50: 1}
-# Terms in months, cut to the policy's maximum.
-POOR_TERMS = {36: 0.80, 24: 0.08, 12: 0.12}
-OTHER_TERMS = {36: 0.60, 24: 0.15, 12: 0.25}
-ENTITY_TERMS = {36: 0.5, 24: 0.2, 12: 0.3}
+# Terms in months: most take the longest the policy allows (R-M1, R-M2), the others two or
+# one year (cut to the policy's maximum too).
+LONGEST_TERM = 0  # stands for the policy's max_term_months
+POOR_TERMS = {LONGEST_TERM: 0.80, 24: 0.08, 12: 0.12}
+OTHER_TERMS = {LONGEST_TERM: 0.60, 24: 0.15, 12: 0.25}
+ENTITY_TERMS = {LONGEST_TERM: 0.5, 24: 0.2, 12: 0.3}
 POOR_ABOVE_BENCHMARK_SHARE = 0.004  # R-X5 flags them
 OTHER_MARKUPS = {10_000: 0.6, 11_000: 0.3, 12_000: 0.1}
 
@@ -153,8 +155,7 @@ def _household_loans(
     amount = np.where(odd, rng.integers(100, 501, n) * 10_000, amount)
     # Within the smallest credit limit, so that no grade's limit is broken (R-X2).
     amount = np.minimum(amount, lowest_credit_limit(policy))
-    term = np.where(poor, choice(rng, n, POOR_TERMS), choice(rng, n, OTHER_TERMS))
-    term = np.minimum(term, int(policy["max_term_months"]))  # R-M1
+    term = _terms(np.where(poor, choice(rng, n, POOR_TERMS), choice(rng, n, OTHER_TERMS)), policy)
     method = _methods(term, rng)
     benchmark = benchmark_rate(day)
     # R-M1: the poor borrow at the benchmark rate; other households pay up to a fifth more.
@@ -225,7 +226,7 @@ def _entity_loans(
         choice(rng, n, FARM_AMOUNTS),
     )
     amount = ten_thousands * 1_000_000
-    term = np.minimum(choice(rng, n, ENTITY_TERMS), int(policy["max_term_months"]))  # R-M2
+    term = _terms(choice(rng, n, ENTITY_TERMS), policy)
     method = np.where(
         term == 12,
         choice(rng, n, {BULLET: 0.5, QUARTERLY: 0.5}),
@@ -258,6 +259,11 @@ def _entity_loans(
         "local_to": np.full(n, NO_DATE),
     }
     return loans, context
+
+
+def _terms(drawn: np.ndarray, policy: Policy) -> np.ndarray:
+    longest = int(policy["max_term_months"])
+    return np.where(drawn == LONGEST_TERM, longest, np.minimum(drawn, longest))
 
 
 def _methods(term: np.ndarray, rng: np.random.Generator) -> np.ndarray:
