@@ -34,6 +34,7 @@ from huinong.format import (
     timestamp_label,
     veto_words,
 )
+from huinong.schema import PREVIEW_DELIVERY_ID
 
 UTF8_BOM = "\ufeff"
 EXCEL_MAX_ROWS = 1_048_576
@@ -546,7 +547,6 @@ QUARANTINE_SPEC = TableSpec(
 def quarantine_rows(quarantine: pl.DataFrame) -> pl.DataFrame:
     """Quarantined rows (the intake's or the quarantine mart's columns) as the village team
     reads them: file (第 0002 批 households.csv), row number, key, the row in words, reasons."""
-    from huinong.intake import PREVIEW_DELIVERY_ID
 
     def file_label(row: dict) -> str:
         name = row.get("file_name") or row.get("source_file") or ""

@@ -28,6 +28,10 @@ BORROWER_TYPES = ("农户", "经营主体")
 REPAYMENT_METHODS = ("按季付息到期还本", "按月付息到期还本", "等额本息", "到期一次还本付息")
 ENTITY_KINDS = ("龙头企业", "合作社", "家庭农场")
 
+# The delivery_id of files being previewed, not yet accepted into the store: the intake
+# writes it into raw.load_report and raw.quarantine, the exports read it.
+PREVIEW_DELIVERY_ID = "待接收"
+
 
 @dataclass(frozen=True)
 class Column:
