@@ -25,6 +25,9 @@ EDUCATION_LEVELS = ("小学及以下", "初中", "高中", "中专", "大专", "
 INCOME_PROJECTS = ("无", "果", "牧", "烟", "菌", "药", "菜", "林", "乡村旅游", "务工", "其他")
 HONORS = ("无", "村级", "乡级", "区级及以上")
 BORROWER_TYPES = ("农户", "经营主体")
+# The contract lists borrower_type as 农户/经营主体 (household/entity): the English codes are
+# accepted in any letter case and stored as the Chinese value.
+BORROWER_TYPE_CODES = (("household", "农户"), ("entity", "经营主体"))
 REPAYMENT_METHODS = ("按季付息到期还本", "按月付息到期还本", "等额本息", "到期一次还本付息")
 ENTITY_KINDS = ("龙头企业", "合作社", "家庭农场")
 
@@ -40,6 +43,8 @@ class Column:
     kind: str
     required: bool = False
     choices: tuple[str, ...] = ()
+    # (code, choice): other spellings of a choice the contract lists, e.g. ("entity", "经营主体").
+    codes: tuple[tuple[str, str], ...] = ()
 
     @property
     def sql_type(self) -> str:
@@ -63,8 +68,15 @@ class RawFile:
         return next(column for column in self.columns if column.name == name)
 
 
-def _c(name: str, label: str, kind: str, required: bool = False, choices: tuple = ()) -> Column:
-    return Column(name, label, kind, required, choices)
+def _c(
+    name: str,
+    label: str,
+    kind: str,
+    required: bool = False,
+    choices: tuple = (),
+    codes: tuple = (),
+) -> Column:
+    return Column(name, label, kind, required, choices, codes)
 
 
 VILLAGES = RawFile(
@@ -130,7 +142,7 @@ LOANS = RawFile(
     ("loan_id",),
     (
         _c("loan_id", "贷款编号", "text", True),
-        _c("borrower_type", "借款人类型", "enum", True, BORROWER_TYPES),
+        _c("borrower_type", "借款人类型", "enum", True, BORROWER_TYPES, BORROWER_TYPE_CODES),
         _c("borrower_id", "借款人编号", "text", True),
         _c("bank", "贷款银行", "text"),
         _c("product", "贷款产品", "text"),

@@ -67,8 +67,15 @@ def column_sql(column: Column, *, minimum_exclusive: bool = False) -> ColumnSql:
         )
     elif column.kind == "enum":
         choices = ", ".join(sql_text(choice) for choice in column.choices)
-        spec.value = f"case when {text} in ({choices}) then {text} end"
+        # The stored value is always the contract's Chinese choice; a code maps onto it.
+        codes = "".join(
+            f"when {sql_text(code)} then {sql_text(choice)} " for code, choice in column.codes
+        )
+        from_code = f"case lower({text}) {codes}end" if codes else "null"
+        spec.value = f"case when {text} in ({choices}) then {text} else {from_code} end"
         allowed = "/".join(column.choices)
+        if column.codes:
+            allowed += "，或 " + "/".join(code for code, _ in column.codes)
         spec.reasons.append(
             f"case when {text} is not null and {name} is null then "
             f"{detail('不在可选值内')} || {sql_text('（可选：' + allowed + '）')} end"
@@ -110,7 +117,8 @@ def column_sql(column: Column, *, minimum_exclusive: bool = False) -> ColumnSql:
         )
     elif column.kind == "amount":
         plain = f"regexp_full_match({text}, '-?\\d+(\\.\\d{{1,2}})?')"
-        cleaned = f"regexp_replace({text}, '^¥|元$', '', 'g')"
+        # "1,000.50 元" and "¥ 1,000" as a clerk types them: the unit may stand apart.
+        cleaned = f"regexp_replace({text}, '^¥\\s*|\\s*元$', '', 'g')"
         decimals = f"coalesce(strlen(regexp_extract({cleaned}, '\\.(\\d*)$', 1)), 0)"
         shaped = f"regexp_full_match({cleaned}, {sql_text(AMOUNT_SHAPE)})"
         # Plain "1234.5" is nearly every cell; separators, 元 and ¥ take the longer way.

@@ -205,6 +205,14 @@ class IntakeRun:
                 f"_shape, {', '.join(texts)} from {staged.table} "
                 f"where not ({blank} and _overflow is null)"
             )
+        if not parts:
+            # An optional file not delivered (entities): no rows, but the same columns, so that
+            # the rules across files read it like any other.
+            texts = "".join(f", null::varchar as n_{column}" for column in raw_file.column_names)
+            return (
+                "select null::integer as _seq, null::integer as _row, null::varchar as _shape"
+                f"{texts} where false"
+            )
         return " union all ".join(parts)
 
     def _validate(self, raw_file: RawFile) -> None:
