@@ -62,25 +62,35 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple]]
     return raw_tables(con)
 
 
+def _records(tables: dict[str, list[tuple]], file_name: str) -> dict[str, dict]:
+    """One raw table's rows as {record key: {column: value}}."""
+    raw_file = schema.RAW_FILES[file_name]
+    records = {}
+    for values in tables[file_name]:
+        row = dict(zip(raw_file.column_names, values, strict=True))
+        records[" / ".join(str(row[name]) for name in raw_file.key)] = row
+    return records
+
+
 def test_canonical_folder_is_typed_as_the_contract_says(expected) -> None:
-    households = {row[0:5:4]: row for row in expected["households"]}
-    h001 = households[("H001", dt.date(2024, 3, 20))]
-    columns = schema.HOUSEHOLDS.column_names
-    value = dict(zip(columns, h001, strict=True))
-    assert value["registered_poor"] is True and value["party_member"] is True
-    assert value["work_proof"] is True and value["healthy"] is True
-    assert value["homestead_house_value"] == Decimal("166000.50")
-    assert value["enforcement_ended_on"] == dt.date(2021, 6, 30)
-    h003 = dict(zip(columns, households[("H003", DATE)], strict=True))
+    households = _records(expected, "households")
+    recollected = households["H001 / 2024-03-20"]
+    assert recollected["registered_poor"] is True and recollected["party_member"] is True
+    assert recollected["education"] == "大专" and recollected["income_project"] == "务工"
+    assert recollected["homestead_house_value"] == Decimal("166000.50")
+    assert recollected["enforcement_ended_on"] == dt.date(2021, 6, 30)
+    assert households["H001 / 2023-11-15"]["party_member"] is False
     # Empty booleans and amounts are unknown, not false or zero; X is allowed last in an ID.
+    h003 = households["H003 / 2024-03-20"]
     assert (h003["healthy"], h003["guarantee_overdue"], h003["entity_scale"]) == (None, None, None)
     assert h003["income_project"] is None and h003["head_id_number"] == ID_WITH_X
-    loans = {
-        row[0]: dict(zip(schema.LOANS.column_names, row, strict=True)) for row in expected["loans"]
-    }
-    assert loans["L003"]["borrower_type"] == "经营主体" and loans["L001"]["borrower_type"] == "农户"
+    assert households["H002 / 2024-03-20"]["petitions_12m"] == 1
+    loans = _records(expected, "loans")
+    assert loans["L001"]["borrower_type"] == "农户" and loans["L003"]["borrower_type"] == "经营主体"
+    assert loans["L003"]["amount"] == Decimal("200000.00")
     assert loans["L003"]["annual_rate"] == Decimal("0.05225")
     assert loans["L004"]["written_off_on"] == dt.date(2024, 6, 30)
+    assert _records(expected, "entities")["E01"]["poor_households_linked"] == 12
 
 
 # --- Every spelling the contract lists ---------------------------------------------------------
@@ -341,10 +351,11 @@ def test_unknown_extra_columns_are_kept_aside_and_reported(tmp_path, expected) -
     write_csv(folder / "loans.csv", "loans", data["loans"], extra={"备注": "已核实", "经办人": ""})
     con, summary = load(folder)
     assert raw_tables(con) == expected
-    assert [(extra.file_name, extra.column_name, extra.non_empty_values) for extra in summary.extra_columns] == [
-        ("loans.csv", "备注", 4),
-        ("loans.csv", "经办人", 0),
-    ]  # fmt: skip
+    reported = [
+        (extra.file_name, extra.column_name, extra.non_empty_values)
+        for extra in summary.extra_columns
+    ]
+    assert reported == [("loans.csv", "备注", 4), ("loans.csv", "经办人", 0)]
 
 
 # --- What may be absent ------------------------------------------------------------------------
@@ -714,7 +725,7 @@ def test_a_quarantined_row_keeps_its_number_and_what_was_written(tmp_path) -> No
     ).fetchone()
     assert number == 3  # 1 = the first data row
     written = json.loads(original)
-    assert written[" 户主身份证号\u3000".strip()] == BAD_ID
+    assert written["户主身份证号"] == BAD_ID
     assert written["户主姓名"] == "李秀英" and written["已脱贫"] == "是"
 
 

@@ -1,8 +1,6 @@
-"""Unicode normalisation of cells: NFKC and trimming, in SQL where it can be, in Python where
-it must.
-
-Most cells are plain ASCII or CJK text that NFKC leaves alone; only cells
-holding a character NFKC would change pay for a Python call.
+"""Unicode normalisation of cells: NFKC (full-width digits and letters folded), zero-width
+characters removed, surrounding whitespace trimmed; in SQL where trimming is all a cell needs,
+through a Python function where NFKC could change it.
 """
 
 from __future__ import annotations
