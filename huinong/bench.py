@@ -298,7 +298,7 @@ def intake_throughput(rows: int, work_dir: Path, progress: Progress = print) -> 
     import duckdb
     import xlsxwriter
 
-    from huinong.generate import generate
+    from huinong.demo import generate
     from huinong.intake import load_raw
     from huinong.schema import RAW_FILES
 
