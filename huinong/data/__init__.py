@@ -1,0 +1,149 @@
+"""Every query the dashboard makes: parameterised SQL over the marts, returning polars.
+
+Pages call ``data.<query>(token, as_of, scope, …)``; the queries live in one module per page or
+concern (connection, scope, divisions, overview, grades, breaker, household_lists, village, intake,
+reports, bench) and are all re-exported here.
+
+Rules this package keeps, so that the same app serves 20,000 households or 1,000,000:
+- The app reads only marts (never staging or the dbt project): the contract marts, the
+  drill-down marts (household_register, loan_book, loan_instalments, loan_payments),
+  policy_profile, quarantine and load_report.
+- Every query takes the scope (district, township or village) as a parameter and filters on
+  ``as_of`` first, then ``township_code`` / ``village_code``: household_scores and loan_status
+  are sorted by (as_of, village_code, household / borrower) within each year, the drill-down
+  marts by (village_code, borrower), so DuckDB's zone maps skip everything else. The scope's
+  filter is one of three fixed SQL fragments (huinong.data.scope); values always travel as
+  parameters.
+- Every statement runs through one core function (huinong.data.connection), handed the scope it
+  covers: the one place where a user's own scope is to be enforced.
+- Aggregation happens in SQL; a household list never returns more than ``MAX_ROWS`` rows
+  (downloads stream the full result from SQL with ``stream_report``).
+- Results are cached with ``st.cache_data``; every argument, including the warehouse token
+  (path, inode, mtime), is part of the key, so a newly published warehouse (``os.replace``)
+  gets a new connection and fresh results without a restart.
+- The connection is read-only and locked down: no file or network access, no extensions.
+"""
+
+from huinong.data.bench import bench_calls
+from huinong.data.breaker import breaker_history, township_breaker, village_breaker
+from huinong.data.connection import (
+    HISTORY_MONTHS,
+    MAX_ROWS,
+    STREAM_BATCH_ROWS,
+    Warehouse,
+    WarehouseMissing,
+    current_warehouse,
+    open_connection,
+    warehouse_path,
+)
+from huinong.data.divisions import (
+    build_info,
+    household_home,
+    place_names,
+    policy,
+    previous_month_end,
+    snapshot_dates,
+    townships,
+    villages,
+)
+from huinong.data.grades import (
+    grade_distribution,
+    grade_migration,
+    item_contributions,
+    poor_coverage,
+    score_distribution,
+)
+from huinong.data.household_lists import (
+    HOUSEHOLD_ORDERINGS,
+    credit_stop_count,
+    credit_stops,
+    household_count,
+    households,
+)
+from huinong.data.intake import (
+    load_report,
+    quarantine,
+    quarantine_count,
+    quarantine_reasons,
+    stream_quarantine,
+)
+from huinong.data.overview import (
+    KPI_COLUMNS,
+    kpi,
+    kpi_trend,
+    townships_near_line,
+    village_changes,
+)
+from huinong.data.reports import (
+    DOWNLOADS,
+    REPORTS,
+    report_preview,
+    report_row_count,
+    stream_report,
+)
+from huinong.data.scope import Scope
+from huinong.data.village import (
+    area_table,
+    household,
+    household_history,
+    household_loans,
+    loan_history,
+    loan_instalments,
+    loan_repayments,
+)
+
+__all__ = [
+    "DOWNLOADS",
+    "HISTORY_MONTHS",
+    "HOUSEHOLD_ORDERINGS",
+    "KPI_COLUMNS",
+    "MAX_ROWS",
+    "REPORTS",
+    "STREAM_BATCH_ROWS",
+    "Scope",
+    "Warehouse",
+    "WarehouseMissing",
+    "area_table",
+    "bench_calls",
+    "breaker_history",
+    "build_info",
+    "credit_stop_count",
+    "credit_stops",
+    "current_warehouse",
+    "grade_distribution",
+    "grade_migration",
+    "household",
+    "household_count",
+    "household_history",
+    "household_home",
+    "household_loans",
+    "households",
+    "item_contributions",
+    "kpi",
+    "kpi_trend",
+    "load_report",
+    "loan_history",
+    "loan_instalments",
+    "loan_repayments",
+    "open_connection",
+    "place_names",
+    "policy",
+    "poor_coverage",
+    "previous_month_end",
+    "quarantine",
+    "quarantine_count",
+    "quarantine_reasons",
+    "report_preview",
+    "report_row_count",
+    "score_distribution",
+    "snapshot_dates",
+    "stream_quarantine",
+    "stream_report",
+    "township_breaker",
+    "townships",
+    "townships_near_line",
+    "village_breaker",
+    "village_changes",
+    "villages",
+    "warehouse_path",
+]

@@ -1,0 +1,216 @@
+"""Household lists of a scope (village drill-down, downloads) and the households under a credit
+stop with its reason (熔断监测, R-C2 / R-B3)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from huinong.data.connection import MAX_ROWS, Warehouse, cached, frame
+from huinong.data.scope import Scope
+
+_HOUSEHOLD_COLUMNS = """
+    scores.township_code,
+    names.township_name,
+    scores.village_code,
+    names.village_name,
+    scores.household_id,
+    register.head_name,
+    scores.registered_poor,
+    scores.grade,
+    scores.score,
+    scores.credit_limit,
+    scores.available_credit,
+    scores.outstanding_principal,
+    scores.loans_on_book,
+    {max_dpd},
+    scores.vetoes,
+    scores.credit_stopped,
+"""
+# The household_scores columns a list needs: a narrow scan is what keeps 1M rows fast.
+_LIST_SCORE_COLUMNS = (
+    "household_id, village_code, township_code, collected_on, registered_poor, grade, score, "
+    "credit_limit, available_credit, outstanding_principal, loans_on_book, vetoes, credit_stopped"
+)
+
+# Column names common to household_scores and the household lists, so the same ordering picks
+# the rows (before the joins, with the limit) and orders the list.
+_ORDERINGS = {
+    "household": "village_code, household_id",
+    "score_desc": "score desc, household_id",
+    "score_asc": "score asc, household_id",
+    "dpd_desc": "max_dpd desc, outstanding_principal desc, household_id",
+    "outstanding_desc": "outstanding_principal desc, household_id",
+}
+HOUSEHOLD_ORDERINGS = tuple(_ORDERINGS)
+
+
+def households_sql(
+    scope: Scope,
+    where: str = "",
+    order: str = "household",
+    limited: bool = False,
+) -> str:
+    """Households of the scope with names. ``limited``: only the first $limit rows in this
+    order, picked before the joins (a page shows at most MAX_ROWS; a download streams all).
+
+    max_dpd is the largest DPD of the household's loans on the book (loan_status), looked up
+    for the picked households only, unless the list is ordered by it.
+    """
+    first_rows = f"order by {_ORDERINGS[order]} limit $limit" if limited else ""
+    late_dpd = order != "dpd_desc"
+    if late_dpd:
+        picked = f"""
+            select {_LIST_SCORE_COLUMNS} from main.household_scores
+            where as_of = $as_of {scope.where_sql()} {where}
+        """
+    else:
+        picked = f"""
+            select {_LIST_SCORE_COLUMNS}, coalesce(dpd.max_dpd, 0) as max_dpd,
+            from main.household_scores
+            left join (
+                select borrower_id, max(dpd) as max_dpd
+                from main.loan_status
+                where as_of = $as_of {scope.where_sql()} and borrower_type = '农户'
+                group by borrower_id
+            ) as dpd on household_id = dpd.borrower_id
+            where as_of = $as_of {scope.where_sql()} {where}
+        """
+    dpd_cte = f"""
+        dpd as (
+            select borrower_id, max(dpd) as max_dpd
+            from main.loan_status
+            where as_of = $as_of {scope.where_sql()} and borrower_type = '农户'
+                and borrower_id in (select household_id from scores)
+            group by borrower_id
+        ),
+    """
+    columns = _HOUSEHOLD_COLUMNS.format(
+        max_dpd="coalesce(dpd.max_dpd, 0) as max_dpd" if late_dpd else "scores.max_dpd"
+    )
+    return f"""
+        with
+
+        scores as (
+            {picked}
+            {first_rows}
+        ),
+
+        {dpd_cte if late_dpd else ""}
+
+        names as (
+            select village_code, village_name, township_name
+            from main.village_breaker
+            where as_of = $as_of {scope.where_sql()}
+        ),
+
+        register as (
+            select household_id, collected_on, head_name, head_id_number
+            from main.household_register
+            where household_id in (select household_id from scores) {scope.where_sql()}
+        )
+
+        select {columns}
+        from scores
+        left join names on scores.village_code = names.village_code
+        left join register
+            on scores.household_id = register.household_id
+            and scores.collected_on = register.collected_on
+        {"left join dpd on scores.household_id = dpd.borrower_id" if late_dpd else ""}
+        order by {_ORDERINGS[order]}
+    """
+
+
+@cached
+def household_count(token: Warehouse, as_of: date, scope: Scope) -> int:
+    """Rated households of the scope at as_of."""
+    return frame(
+        token,
+        scope,
+        f"select count(*) from main.household_scores where as_of = $as_of {scope.where_sql()}",
+        {"as_of": as_of},
+    ).item()
+
+
+@cached
+def households(
+    token: Warehouse, as_of: date, scope: Scope, order: str = "household", limit: int = MAX_ROWS
+) -> pl.DataFrame:
+    """The rated households of the scope (grade, score, limit, available credit, outstanding,
+    DPD, vetoes), at most ``limit`` (≤ MAX_ROWS) rows in the given order."""
+    if order not in _ORDERINGS:
+        raise ValueError(order)
+    sql = households_sql(scope, order=order, limited=True)
+    return frame(token, scope, sql, {"as_of": as_of, "limit": min(limit, MAX_ROWS)})
+
+
+@cached
+def credit_stops(
+    token: Warehouse, as_of: date, scope: Scope, limit: int = MAX_ROWS
+) -> pl.DataFrame:
+    """Households under a credit stop (R-C2 / R-B3) with the reason, at most ``limit`` rows."""
+    sql = credit_stops_sql(scope, limited=True)
+    return frame(token, scope, sql, {"as_of": as_of, "limit": min(limit, MAX_ROWS)})
+
+
+# The stop reason (R-B3) is derived here from the breaker marts until a mart carries it:
+# _stop_reason_sql and credit_stops_sql are the two places to swap for that read.
+def _stop_reason_sql(scope: Scope) -> str:
+    # R-B3: the reading of the latest month-end on or before as_of decides the stop.
+    return f"""
+        breaker_month as (
+            select max(as_of) as month_end
+            from main.kpi_monthly
+            where scope_level = 'district' and is_month_end and as_of <= $as_of
+        ),
+
+        village_stops as (
+            select village_code, tripped
+            from main.village_breaker
+            where as_of = (select month_end from breaker_month) {scope.where_sql()}
+        ),
+
+        township_stops as (
+            select township_code, tripped
+            from main.township_breaker
+            where as_of = (select month_end from breaker_month) {scope.township_where_sql()}
+        ),
+    """
+
+
+def credit_stops_sql(scope: Scope, limited: bool = False) -> str:
+    return f"""
+        with
+        {_stop_reason_sql(scope)}
+        stopped as (
+            select *
+            from ({households_sql(scope, where="and credit_stopped", limited=limited)})
+        )
+
+        select
+            stopped.*,
+            case
+                when village_stops.tripped and township_stops.tripped then '本村及所在乡镇熔断'
+                when village_stops.tripped then '本村熔断'
+                when township_stops.tripped then '所在乡镇熔断'
+            end as stop_reason,
+        from stopped
+        left join village_stops on stopped.village_code = village_stops.village_code
+        left join township_stops on stopped.township_code = township_stops.township_code
+        order by stopped.village_code, stopped.household_id
+    """
+
+
+@cached
+def credit_stop_count(token: Warehouse, as_of: date, scope: Scope) -> int:
+    """Households under a credit stop at as_of."""
+    return frame(
+        token,
+        scope,
+        f"""
+        select count(*) from main.household_scores
+        where as_of = $as_of {scope.where_sql()} and credit_stopped
+        """,
+        {"as_of": as_of},
+    ).item()
