@@ -65,12 +65,10 @@ ITEM_NAMES = {
 }
 ITEMS = tuple(ITEM_NAMES)
 
-# What an item's points mean, said the way a village cadre would read them out.
+# What an item's points mean, said the way a village cadre would read them out. The amounts and
+# levels a text names come from the policy profile (see _item_words), never from here.
 _ITEM_WORDS = {
-    "a1": "户主信息（党员、大专以上、身体健康、家庭成员服兵役）",
-    "a2": "宅基地自建房20万元以上",
     "a3": "有增收创业项目",
-    "a4": "经营实体合规注册（5万至10万元）",
     "a5": "权属证书",
     "a6": "有证号生产运输设备",
     "a7": "荣誉",
@@ -80,11 +78,9 @@ _ITEM_WORDS = {
     "d1": "无增收创业项目",
     "d2": "家庭或邻里不和睦、非法上访",
     "d4": "对外担保",
-    "d5": "对外抵押5万元以上",
     "d6": "法院被执行或失信记录",
     "poor_bonus": "建档立卡贫困户 一加分",
 }
-_HONOURS = {3: "区级及以上荣誉", 2: "乡级荣誉", 1: "村级荣誉"}
 
 # English column names of huinong.data -> (Chinese header, kind), shared by the tables on the
 # pages and the exports. Kinds: text, id (an ID number: always text), int, float, yuan (元),
@@ -386,9 +382,11 @@ def score_steps(row: Mapping[str, object], policy: Mapping[str, object]) -> list
     """From the base score through every rule item that counts to the final score, in words.
 
     ``row`` is a household_scores row (items a1..d6, poor_bonus, overdue_events, npl_events,
-    raw_score, score, vetoes). ``policy`` gives base_score, d3_overdue_points and d3_npl_points.
+    raw_score, score, vetoes). ``policy`` is the profile the scores were computed with
+    (huinong.data.policy of the warehouse, or huinong.policy.default_policy()): the base score,
+    the D3 points and the amounts and levels the items' words name.
     """
-    base = int(policy.get("base_score", 80))
+    base = int(policy["base_score"])
     steps = [ScoreStep(f"基础分 {base}", base, "base")]
     for item in ITEMS:
         value = int(row.get(item) or 0)
@@ -398,7 +396,7 @@ def score_steps(row: Mapping[str, object], policy: Mapping[str, object]) -> list
             steps.extend(_d3_steps(row, value, policy))
             continue
         kind = "add" if value > 0 else "deduct"
-        steps.append(ScoreStep(f"{_item_words(item, value)} {points(value)}", value, kind))
+        steps.append(ScoreStep(f"{_item_words(item, value, policy)} {points(value)}", value, kind))
     raw = int(row.get("raw_score") or 0)
     vetoes = list(row.get("vetoes") or [])
     if vetoes:
@@ -417,12 +415,36 @@ def score_steps(row: Mapping[str, object], policy: Mapping[str, object]) -> list
     return steps
 
 
-def _item_words(item: str, value: int) -> str:
-    if item == "a7":
-        return _HONOURS.get(value, "荣誉")
+def _item_words(item: str, value: int, policy: Mapping[str, object]) -> str:
+    if item == "a1":
+        lowest = policy["a1_education_levels"][0]
+        return f"户主信息（党员、{lowest}以上、身体健康、家庭成员服兵役）"
+    if item == "a2":
+        return f"宅基地自建房{_wan_words(policy['a2_house_value_min'])}元以上"
+    if item == "a4":
+        low, high = policy["a4_scale_min"], policy["a4_scale_below"]
+        return f"经营实体合规注册（{_wan_words(low)}至{_wan_words(high)}元）"
     if item == "a5":
         return f"权属证书{value}项"
+    if item == "a7":
+        return _honour_words(policy).get(value, _ITEM_WORDS["a7"])
+    if item == "d5":
+        return f"对外抵押{_wan_words(policy['d5_mortgage_min'])}元以上"
     return _ITEM_WORDS[item]
+
+
+def _honour_words(policy: Mapping[str, object]) -> dict[object, str]:
+    """A7's points → the honour's level; where two levels score alike, the higher one names it."""
+    return {
+        policy["a7_village_points"]: "村级荣誉",
+        policy["a7_township_points"]: "乡级荣誉",
+        policy["a7_district_points"]: "区级及以上荣誉",
+    }
+
+
+def _wan_words(amount: object) -> str:
+    """An amount in 元 as a policy text says it: 200000 -> 20万, 75000 -> 7.5万."""
+    return f"{(Decimal(str(amount)) / TEN_THOUSAND).normalize():f}万"
 
 
 def _d3_steps(
@@ -430,8 +452,8 @@ def _d3_steps(
 ) -> list[ScoreStep]:
     overdue = int(row.get("overdue_events") or 0)
     npl = int(row.get("npl_events") or 0)
-    overdue_points = int(policy.get("d3_overdue_points", 5))
-    npl_points = int(policy.get("d3_npl_points", 10))
+    overdue_points = int(policy["d3_overdue_points"])
+    npl_points = int(policy["d3_npl_points"])
     if overdue * overdue_points + npl * npl_points != -value:
         return [ScoreStep(f"银行贷款逾期、不良 {points(value)}", value, "deduct")]
     steps = []

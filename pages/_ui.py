@@ -16,6 +16,7 @@ import streamlit as st
 
 from huinong import REPO_ROOT, data, export
 from huinong import format as fmt
+from huinong.policy import Policy
 
 MISSING_WAREHOUSE = (
     "数据仓库尚未构建：请运行 make run 或 python -m huinong build --raw-dir 原始数据文件夹 "
@@ -302,6 +303,11 @@ def download_buttons(
 def report_rows(view: View, report: str) -> Callable[[], Iterable[pl.DataFrame]]:
     """Every row of a report or full list, streamed from SQL when the download is clicked."""
     return lambda: data.stream_report(view.token, report, view.as_of, view.scope)
+
+
+def policy(view: View) -> Policy:
+    """The policy profile the shown warehouse was built with: page texts take its numbers."""
+    return Policy(data.policy(view.token))
 
 
 def cut_offs(view: View) -> list[tuple[str, int]]:

@@ -1,5 +1,6 @@
-"""熔断监测: every village against the 2% and 3% lines, townships against 30%, the history of
-trips, and the households whose new credit is stopped (R-B1..R-B4, R-C2)."""
+"""熔断监测: every village against the watch and breaker lines, townships against their share
+line (all from the warehouse's policy profile), the history of trips, and the households whose
+new credit is stopped (R-B1..R-B4, R-C2)."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ if view.scope.level != "village":
 st.subheader("熔断历史")
 history = data.breaker_history(view.token, view.as_of, view.scope)
 if history.height == 0:
-    st.success("近36个月没有行政村熔断或预警。", icon=":material/check_circle:")
+    st.success(f"近{data.HISTORY_MONTHS}个月没有行政村熔断或预警。", icon=":material/check_circle:")
 else:
     trips = (
         history.group_by("township_name", "village_name", "village_code")
@@ -99,7 +100,9 @@ else:
         .sort("months_tripped", "months_watch", "village_code", descending=[True, True, False])
     )
     if view.scope.level == "district":
-        st.caption("近36个月曾熔断或预警的行政村（其余行政村一直正常或无贷款）。")
+        st.caption(
+            f"近{data.HISTORY_MONTHS}个月曾熔断或预警的行政村（其余行政村一直正常或无贷款）。"
+        )
     if trips.height > STRIP_VILLAGES:
         # A prefecture can have thousands: the strip keeps the villages tripped longest.
         st.caption(

@@ -118,11 +118,7 @@ card(
     help=f"不良余额 {fmt.wan(now['npl_balance'])}；{npl_state} {line * 100:g}% 熔断线",
 )
 if view.scope.level == "village":
-    village_status = (
-        "熔断" if now["villages_tripped"] else ("预警" if now["villages_watch"] else "正常")
-    )
-    if not now["outstanding_balance"]:
-        village_status = "无贷款"
+    village_status = data.village_breaker(view.token, view.as_of, view.scope)["status"][0]
     next(slot).metric(
         "本村熔断状态",
         ui.STATUS_BADGES.get(village_status, village_status),
@@ -149,7 +145,10 @@ card(
     f"信用村（{now['title_year']}年）",
     "credit_villages",
     lambda value: fmt.count(value, "个"),
-    help="当年有在贷且最近月末不良率不超过3%的行政村（R-T1）",
+    help=(
+        "当年有在贷且最近月末不良率不超过"
+        f"{ui.policy(view).pct_text('title_rate_pct')}的行政村（R-T1）"
+    ),
 )
 card(
     next(slot),

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from huinong import format as fmt
+from huinong.policy import default_policy
 
 
 @pytest.mark.parametrize(
@@ -67,7 +68,7 @@ def test_public_notice_hides_the_middle_of_an_id_number():
     assert fmt.mask_id_number(None) == ""
 
 
-POLICY = {"base_score": 80, "d3_overdue_points": 5, "d3_npl_points": 10}
+POLICY = default_policy()  # Hubin's profile
 
 
 def _household(**items):
@@ -110,6 +111,34 @@ def test_score_steps_fall_back_to_one_d3_step_when_counts_do_not_match_the_point
     row = _household(d3=-12, overdue_events=2, npl_events=0)
     labels = [step.label for step in fmt.score_steps(row, POLICY)]
     assert "银行贷款逾期、不良 −12" in labels
+
+
+def test_score_steps_name_the_amounts_and_levels_of_the_profile():
+    row = _household(a1=1, a2=2, a4=2, a7=3, d5=-5)
+    hubin = [step.label for step in fmt.score_steps(row, POLICY)]
+    assert "户主信息（党员、大专以上、身体健康、家庭成员服兵役） +1" in hubin
+    assert "宅基地自建房20万元以上 +2" in hubin
+    assert "经营实体合规注册（5万至10万元） +2" in hubin
+    assert "区级及以上荣誉 +3" in hubin
+    assert "对外抵押5万元以上 −5" in hubin
+    # Another county: a dearer house, a wider band, a cheaper mortgage, honours weighed anew.
+    county = POLICY.overridden(
+        {
+            "base_score": 70,
+            "a2_house_value_min": 300000,
+            "a4_scale_min": 30000,
+            "a4_scale_below": 150000,
+            "d5_mortgage_min": 75000,
+            "a7_district_points": 4,
+            "a7_township_points": 3,
+        }
+    )
+    labels = [step.label for step in fmt.score_steps(row, county)]
+    assert labels[0] == "基础分 70"
+    assert "宅基地自建房30万元以上 +2" in labels
+    assert "经营实体合规注册（3万至15万元） +2" in labels
+    assert "乡级荣誉 +3" in labels
+    assert "对外抵押7.5万元以上 −5" in labels
 
 
 def test_every_column_a_page_shows_has_a_chinese_header():

@@ -149,7 +149,8 @@ def test_overview_of_a_village_computes_its_figures_from_the_marts(app_db, as_of
     assert metric(at, "信用户（A级及以上）") == fmt.count(credit, "户")
     assert metric(at, "贷款余额") == fmt.wan(outstanding)
     assert metric(at, "不良率") == fmt.percent(npl_rate)
-    assert status in metric(at, "本村熔断状态") or status == "无贷款"
+    # The status label is village_breaker's own (熔断/预警/正常/无贷款), not re-derived.
+    assert metric(at, "本村熔断状态").endswith(f"[**{status}**]")
 
 
 def test_village_kpis_add_up_to_the_township_row(app_db, as_of):
@@ -369,6 +370,12 @@ def test_drill_down_from_district_to_household_by_selecting_rows(app_db, as_of):
         [as_of, village],
     )
     assert metric(at, "评级农户") == fmt.count(rated, "户")
+    status = scalar(
+        app_db,
+        "select status from main.village_breaker where as_of = ? and village_code = ?",
+        [as_of, village],
+    )
+    assert metric(at, "熔断状态").endswith(f"[**{status}**]")
     households = at.dataframe[0].value
     assert len(households) == min(rated, data.MAX_ROWS)
     household = households.iloc[0]["农户编号"]

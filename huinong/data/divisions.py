@@ -10,6 +10,7 @@ import polars as pl
 
 from huinong.data.connection import Warehouse, cached, frame
 from huinong.data.scope import Scope
+from huinong.policy import default_policy
 
 
 @cached
@@ -37,9 +38,13 @@ def build_info(token: Warehouse) -> dict:
 
 @cached
 def policy(token: Warehouse) -> dict:
-    """The policy profile the warehouse was built with (policy_profile): every parameter by name,
-    as a number where it is one, and ``grades``: the bands [{grade, min_score, credit_limit}]
-    from the highest grade down. The dashboard draws its lines (3%, 2%, 30%, cut-offs) from it.
+    """The policy profile the warehouse was built with: every parameter by name, as a number
+    where it is one, and ``grades``: the bands [{grade, min_score, credit_limit}] from the
+    highest grade down. The dashboard draws its lines and writes its policy texts from it.
+
+    policy_profile (the mart) is the authority for the parameters it lists; the few it does not
+    list (the amounts and levels a score item's words name: a2_house_value_min …) are the
+    defaults with the overrides this build recorded (build_info), as the build itself read them.
     """
     result = frame(
         token,
@@ -50,7 +55,7 @@ def policy(token: Warehouse) -> dict:
         order by grade_rank nulls first, parameter
         """,
     )
-    values: dict = {}
+    values: dict = dict(default_policy().overridden(build_info(token)["policy_overrides"]))
     grades = []
     for row in result.iter_rows(named=True):
         if row["grade"] is not None:
