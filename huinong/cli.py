@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -39,21 +42,52 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _EventFile:
+    """One JSON object a line, flushed as it happens, for a program to follow the build
+    (huinong.rebuild). A reader may meet a last line cut short by a killed build."""
+
+    def __init__(self, path: Path):
+        self.file = path.open("w", encoding="utf-8")
+        # dbt reports finished nodes from several threads.
+        self.lock = threading.Lock()
+
+    def __call__(self, event: dict) -> None:
+        line = json.dumps(event, ensure_ascii=False, default=str)
+        with self.lock:
+            self.file.write(line + "\n")
+            self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _no_events(_event: dict) -> None:
+    pass
+
+
 def _build(args: argparse.Namespace) -> int:
     from huinong.warehouse import BuildError, build
 
-    try:
-        result = build(
-            raw_dir=Path(args.raw_dir),
-            db_path=Path(args.db),
-            as_of=args.as_of,
-            policy_file=Path(args.policy) if args.policy else None,
-            progress=_say,
-            incremental=not args.full,
-        )
-    except BuildError as error:
-        print(f"构建失败：{error}", file=sys.stderr, flush=True)
-        return 1
+    with contextlib.ExitStack() as stack:
+        events = _no_events
+        if args.events:
+            events = _EventFile(Path(args.events))
+            stack.callback(events.close)
+        try:
+            result = build(
+                raw_dir=Path(args.raw_dir),
+                db_path=Path(args.db),
+                as_of=args.as_of,
+                policy_file=Path(args.policy) if args.policy else None,
+                progress=_say,
+                incremental=not args.full,
+                events=events,
+            )
+        except BuildError as error:
+            message = f"构建失败：{error}"
+            print(message, file=sys.stderr, flush=True)
+            events({"event": "failed", "message": message})
+            return 1
     if args.report:
         Path(args.report).write_text(result.to_json(), encoding="utf-8")
     return 0
@@ -112,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--report", default=None, help="把各阶段用时、行数写入此 JSON 文件")
     build.add_argument(
         "--full", action="store_true", help="全量构建（默认在只新增了当月数据时按月增量构建）"
+    )
+    build.add_argument(
+        "--events", default=None, help="另把构建进度逐行写成 JSON 事件到此文件（供程序读取）"
     )
     build.set_defaults(run=_build)
 

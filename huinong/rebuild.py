@@ -2,9 +2,13 @@
 
 ``start_rebuild`` starts ``python -m huinong build --raw-dir STORE --db DB`` in a detached
 process (its own session: it outlives the dashboard's script run, and a dashboard restart) and
-returns at once. Three files next to the published warehouse tell how it is going:
+returns at once. Four files next to the published warehouse tell how it is going:
 
-- ``<db>.rebuild.log``: the build's progress lines (stdout and stderr), as it prints them;
+- ``<db>.rebuild.events.jsonl``: the build's progress as events, one JSON object a line
+  (``build --events``, huinong.warehouse.BuildEvents): the page's progress bar, stage and
+  failure message are read from these, never from the wording of the log;
+- ``<db>.rebuild.log``: the build's progress lines (stdout and stderr) for people, as it prints
+  them;
 - ``<db>.rebuild.json``: when it started, the supervising process's pid, and once it is over its
   exit status and when it finished;
 - ``<db>.rebuild.lock``: held (flock) by the supervising process and the build for as long as
@@ -23,7 +27,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -43,9 +46,11 @@ DIED_MESSAGE = (
 )
 CRASH_MESSAGE = "更新过程中发生程序错误，没有完成构建。看板仍显示原有数据；详情见更新日志 {log}。"
 FAILED_PREFIX = "构建失败："
+SUCCEEDED_MESSAGE = "更新完成，新数据已发布。"
+PREPARING = "准备中"
 PROGRESS_LINES_KEPT = 400
-STAGE_PATTERN = re.compile(r"^\[(\d)/(\d)\]")
-# How far along the bar each build stage starts (huinong.warehouse prints [1/4] … [4/4]).
+# How far along the bar each of the build's four stages starts (huinong.warehouse): the dbt
+# stage (2) takes most of the time and moves the bar node by node.
 STAGE_STARTS = {1: 0.02, 2: 0.15, 3: 0.9, 4: 0.95}
 
 
@@ -87,6 +92,11 @@ def log_path(db: Path) -> Path:
 def status_path(db: Path) -> Path:
     db = Path(db)
     return db.with_name(db.name + ".rebuild.json")
+
+
+def events_path(db: Path) -> Path:
+    db = Path(db)
+    return db.with_name(db.name + ".rebuild.events.jsonl")
 
 
 def lock_path(db: Path) -> Path:
@@ -151,6 +161,8 @@ def start_rebuild(store: Path, db: Path) -> RebuildStatus:
             status_path(db),
             {"started_at": started_at.isoformat(), "store": str(store), "db": str(db)},
         )
+        # A fresh events file: what the previous rebuild reported must not show as this one's.
+        events_path(db).write_bytes(b"")
         with log_path(db).open("wb") as log:
             log.write(f"{started_at:%Y-%m-%d %H:%M:%S} 开始更新：{store} → {db}\n".encode())
             log.flush()
@@ -187,7 +199,10 @@ def _supervise(store: Path, db: Path, lock_fd: int) -> int:
     status = _read_json(status_path(db)) or {}
     status["pid"] = os.getpid()
     _write_json(status_path(db), status)
-    command = [sys.executable, "-m", "huinong", "build", "--raw-dir", str(store), "--db", str(db)]
+    command = [
+        sys.executable, "-m", "huinong", "build", "--raw-dir", str(store), "--db", str(db),
+        "--events", str(events_path(db)),
+    ]  # fmt: skip
     try:
         completed = subprocess.run(
             command,
@@ -198,7 +213,9 @@ def _supervise(store: Path, db: Path, lock_fd: int) -> int:
         )
         exit_code = completed.returncode
     except OSError as error:
-        print(f"{FAILED_PREFIX}无法启动构建进程：{error}", flush=True)
+        message = f"{FAILED_PREFIX}无法启动构建进程：{error}"
+        print(message, flush=True)
+        _append_event(db, {"event": "failed", "message": message})
         exit_code = 127
     status = _read_json(status_path(db)) or status
     status.update({"exit_code": exit_code, "finished_at": _now().isoformat()})
@@ -206,37 +223,61 @@ def _supervise(store: Path, db: Path, lock_fd: int) -> int:
     return exit_code
 
 
-def _models_total() -> int:
-    return max(1, sum(1 for _ in (REPO_ROOT / "models").rglob("*.sql")))
+def _append_event(db: Path, event: dict) -> None:
+    with events_path(db).open("a", encoding="utf-8") as events:
+        events.write(json.dumps(event, ensure_ascii=False) + "\n")
 
 
-def _progress(lines: list[str]) -> tuple[str, float]:
-    """The current stage's line and how far along the whole build is (0…1)."""
-    stage_line, stage, models_done = "", 0, 0
-    for line in lines:
-        match = STAGE_PATTERN.match(line)
-        if match:
-            stage_line, stage = line, int(match.group(1))
-        elif stage == 2 and line.startswith("  模型 "):
-            models_done += 1
+def _read_events(path: Path) -> list[dict]:
+    """The events the build wrote so far. A line that is not a whole JSON object (the last one,
+    cut short by a build killed mid-write, or being written right now) is passed over."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    events = []
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("event"), str):
+            events.append(event)
+    return events
+
+
+def _progress(events: list[dict]) -> tuple[str, float]:
+    """The current stage, as the page shows it ("[2/4] 计算评分…"), and how far along the whole
+    build is (0…1): where the stage starts, plus the dbt nodes finished within stage 2."""
+    stage, stages, text, done, total = 0, 0, "", 0, 0
+    for event in events:
+        kind = event["event"]
+        try:
+            if kind == "stage":
+                stage, stages = int(event["stage"]), int(event["stages"])
+                text = str(event.get("text", ""))
+            elif kind in ("model", "test"):
+                done, total = int(event["done"]), int(event["total"])
+        except (KeyError, TypeError, ValueError):
+            continue  # an event of another shape tells nothing about the progress
     if stage == 0:
-        return "准备中", 0.01
-    fraction = STAGE_STARTS.get(stage, 0.0)
-    if stage == 2:
-        fraction += (STAGE_STARTS[3] - STAGE_STARTS[2]) * min(models_done / _models_total(), 1.0)
-    return stage_line, min(fraction, 0.99)
+        return PREPARING, 0.01
+    fraction = STAGE_STARTS.get(stage, (stage - 1) / max(stages, 1))
+    if stage == 2 and total:
+        fraction += (STAGE_STARTS[3] - STAGE_STARTS[2]) * min(done / total, 1.0)
+    return f"[{stage}/{stages}] {text}", min(fraction, 0.99)
 
 
-def _failure_message(lines: list[str], exit_code: int | None, log: Path) -> str:
-    """What went wrong, in the build's own words (never a traceback)."""
-    for position, line in enumerate(lines):
-        if line.startswith(FAILED_PREFIX):
-            return "\n".join(lines[position:]).strip()
-    if exit_code is not None and exit_code < 0:
-        return DIED_MESSAGE
-    if any(line.startswith("Traceback") for line in lines):
-        return CRASH_MESSAGE.format(log=log)
-    if exit_code is None:
+def _last(events: list[dict], kind: str) -> dict | None:
+    return next((event for event in reversed(events) if event["event"] == kind), None)
+
+
+def _failure_message(events: list[dict], exit_code: int | None, log: Path) -> str:
+    """What went wrong, in the build's own words (its "failed" event), or what became of it."""
+    failed = _last(events, "failed")
+    if failed is not None:
+        return str(failed.get("message") or "").strip() or CRASH_MESSAGE.format(log=log)
+    if exit_code is None or exit_code < 0:
         return DIED_MESSAGE
     return CRASH_MESSAGE.format(log=log)
 
@@ -269,7 +310,8 @@ def rebuild_status(db: Path) -> RebuildStatus:
     if status is None:
         return RebuildStatus(state="idle")
     lines = _read_lines(log_path(db))
-    stage, fraction = _progress(lines)
+    events = _read_events(events_path(db))
+    stage, fraction = _progress(events)
     common = {
         "started_at": _timestamp(status.get("started_at")),
         "finished_at": _timestamp(status.get("finished_at")),
@@ -283,18 +325,16 @@ def rebuild_status(db: Path) -> RebuildStatus:
             return RebuildStatus(state="running", stage=stage, fraction=fraction, **common)
         return RebuildStatus(
             state="failed",
-            message=_failure_message(lines, None, log_path(db)),
+            message=_failure_message(events, None, log_path(db)),
             stage=stage,
             fraction=fraction,
             **common,
         )
     if exit_code == 0:
-        done = next(
-            (line for line in reversed(lines) if "构建完成" in line), "更新完成，新数据已发布。"
-        )
+        published = _last(events, "published")
         return RebuildStatus(
             state="succeeded",
-            message=done,
+            message=str(published["text"]) if published else SUCCEEDED_MESSAGE,
             stage=stage,
             fraction=1.0,
             exit_code=0,
@@ -302,7 +342,7 @@ def rebuild_status(db: Path) -> RebuildStatus:
         )
     return RebuildStatus(
         state="failed",
-        message=_failure_message(lines, int(exit_code), log_path(db)),
+        message=_failure_message(events, int(exit_code), log_path(db)),
         stage=stage,
         fraction=fraction,
         exit_code=int(exit_code),

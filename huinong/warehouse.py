@@ -23,6 +23,19 @@ import duckdb
 from huinong import REPO_ROOT
 
 Progress = Callable[[str], None]
+# The same progress as data for a program to follow (huinong.rebuild reads it from the file
+# ``python -m huinong build --events`` writes): one dict per step, "event" naming its kind —
+#   {"event": "stage", "stage": 2, "stages": 4, "text": "计算评分…"}
+#   {"event": "message", "text": "统计截止日：…"}            every other line a person reads
+#   {"event": "model", "done": 17, "total": 180, "name": "household_scores",
+#    "resource": "model", "status": "success", "seconds": 3.2}
+#   {"event": "test", "done": 18, "total": 180, "name": "…", "status": "pass"}
+#   {"event": "published", "db_path": "…", "as_of": "2026-10-31", "mode": "full",
+#    "seconds": 41.0, "file_bytes": …, "row_counts": {…}, "text": "全量构建完成…"}
+# done / total count every dbt node of the run (models, seeds and tests) as it finishes. A build
+# that fails raises BuildError; the command line then adds {"event": "failed", "message": …}.
+BuildEvents = Callable[[dict], None]
+BUILD_STAGES = 4
 
 # DuckDB settings for the build process. The dashboard runs beside it on the same 24 GiB, so the
 # whole build stays under 8 GiB (DuckDB's buffers at 6 GB plus dbt and Python) and spills to disk
@@ -75,6 +88,26 @@ def _quiet(_message: str) -> None:
     pass
 
 
+def _no_events(_event: dict) -> None:
+    pass
+
+
+class BuildReport:
+    """Says every step of a build twice: a line for people (``lines``), an event (``events``)."""
+
+    def __init__(self, lines: Progress = _quiet, events: BuildEvents = _no_events):
+        self.lines = lines
+        self.events = events
+
+    def say(self, text: str) -> None:
+        self.lines(text)
+        self.events({"event": "message", "text": text})
+
+    def stage(self, number: int, text: str) -> None:
+        self.lines(f"[{number}/{BUILD_STAGES}] {text}")
+        self.events({"event": "stage", "stage": number, "stages": BUILD_STAGES, "text": text})
+
+
 def connect_for_build(path: Path) -> duckdb.DuckDBPyConnection:
     temp_dir = path.parent / f".{path.name}.spill"
     temp_dir.mkdir(parents=True, exist_ok=True)
@@ -119,19 +152,27 @@ def load_policy(policy_file: Path | None) -> dict:
 
 
 class _DbtProgress:
-    """Turns dbt's events into one line per finished model or test."""
+    """Turns dbt's events into one line per finished model and an event per finished node."""
 
-    def __init__(self, progress: Progress):
+    def __init__(self, progress: Progress, events: BuildEvents = _no_events):
         self.progress = progress
-        # dbt runs models on several threads; keep each progress line whole.
+        self.events = events
+        # dbt runs models on several threads; keep each progress line and event whole.
         self.lock = threading.Lock()
         self.model_seconds: dict[str, float] = {}
         self.test_seconds = 0.0
         self.tests = 0
         self.failures: list[str] = []
+        self.nodes_total = 0
+        self.nodes_done = 0
 
     def __call__(self, event) -> None:
-        if event.info.name != "NodeFinished":
+        name = event.info.name
+        if name == "ConcurrencyLine":
+            # Fired once before the first node: how many nodes this run executes.
+            self.nodes_total = int(event.data.node_count)
+            return
+        if name != "NodeFinished":
             return
         with self.lock:
             self._record(event)
@@ -141,13 +182,24 @@ class _DbtProgress:
         result = event.data.run_result
         seconds = float(result.execution_time or 0.0)
         status = result.status
+        self.nodes_done += 1
+        progress = {
+            "done": self.nodes_done,
+            "total": max(self.nodes_total, self.nodes_done),
+            "name": node.node_name,
+            "resource": node.resource_type,
+            "status": str(status),
+            "seconds": round(seconds, 2),
+        }
         if node.resource_type in ("model", "seed", "snapshot"):
             self.model_seconds[node.node_name] = seconds
             mark = "完成" if status == "success" else "失败"
             self.progress(f"  模型 {node.node_name} {mark}（{seconds:.1f} 秒）")
+            self.events({"event": "model", **progress})
         elif node.resource_type in ("test", "unit_test"):
             self.tests += 1
             self.test_seconds += seconds
+            self.events({"event": "test", **progress})
         if status in ("error", "fail", "runtime error"):
             self.failures.append(f"{node.node_name}：{(result.message or status).strip()}")
 
@@ -157,11 +209,12 @@ def run_dbt(
     args: list[str],
     dbt_vars: dict,
     progress: Progress = _quiet,
+    events: BuildEvents = _no_events,
 ) -> _DbtProgress:
     """Run one dbt command in-process against ``db_path``; raise BuildError on failure."""
     from dbt.cli.main import dbtRunner
 
-    listener = _DbtProgress(progress)
+    listener = _DbtProgress(progress, events)
     work_dir = Path(tempfile.mkdtemp(prefix="huinong-dbt-"))
     env_before = {key: os.environ.get(key) for key in ("HUINONG_BUILD_DB", "HUINONG_BUILD_TMP")}
     os.environ["HUINONG_BUILD_DB"] = str(db_path)
@@ -253,13 +306,18 @@ def build(
     policy_file: Path | None = None,
     progress: Progress = _quiet,
     incremental: bool = True,
+    events: BuildEvents = _no_events,
 ) -> BuildResult:
     """Build a warehouse from ``raw_dir`` and publish it atomically at ``db_path``.
 
     With ``incremental`` (the default) and a warehouse already published at ``db_path``, a monthly
     delivery that only adds what happened since that warehouse's last month-end is built by
     recomputing only what it touched (huinong.increment); otherwise everything is rebuilt.
+    Progress goes to ``progress`` as lines for people and to ``events`` as data (BuildEvents).
     """
+    report = BuildReport(progress, events)
+    # From here on every line a person reads (the intake's too) is also an event.
+    progress = report.say
     from huinong.increment import create_empty_touched, plan_increment
     from huinong.intake import IntakeError, load_raw
 
@@ -278,10 +336,10 @@ def build(
         reuse = incremental and db_path.exists()
         if reuse:
             clock = time.perf_counter()
-            progress("[1/4] 复制已发布的数据仓库，准备按月增量构建")
+            report.stage(1, "复制已发布的数据仓库，准备按月增量构建")
             shutil.copyfile(db_path, building)
             stages["copy"] = time.perf_counter() - clock
-        progress(f"[1/4] 读取原始数据：{raw_dir}")
+        report.stage(1, f"读取原始数据：{raw_dir}")
         clock = time.perf_counter()
         con = connect_for_build(building)
         try:
@@ -324,7 +382,7 @@ def build(
             _restart_from_raw(building)
             stages["restart"] = time.perf_counter() - clock
 
-        progress("[2/4] 计算评分、贷款状态、熔断与汇总（dbt）")
+        report.stage(2, "计算评分、贷款状态、熔断与汇总（dbt）")
         clock = time.perf_counter()
         dbt_vars = {
             **policy,
@@ -338,13 +396,14 @@ def build(
             building,
             ["build", "--exclude-resource-type", "unit_test"],
             dbt_vars,
-            progress,
+            report.lines,
+            report.events,
         )
         stages["dbt"] = time.perf_counter() - clock
         stages["tests"] = listener.test_seconds
         progress(f"  数据检验 {listener.tests} 项全部通过")
 
-        progress("[3/4] 记录构建信息")
+        report.stage(3, "记录构建信息")
         clock = time.perf_counter()
         con = connect_for_build(building)
         try:
@@ -358,7 +417,7 @@ def build(
             con.close()
         stages["build_info"] = time.perf_counter() - clock
 
-        progress(f"[4/4] 发布：{db_path}")
+        report.stage(4, f"发布：{db_path}")
         clock = time.perf_counter()
         os.replace(building, db_path)
         shutil.rmtree(building.parent / f".{building.name}.spill", ignore_errors=True)
@@ -384,10 +443,23 @@ def build(
         row_counts=row_counts,
         file_bytes=db_path.stat().st_size,
     )
-    progress(
+    done = (
         ("按月增量" if result.mode == "incremental" else "全量")
         + f"构建完成，用时 {stages['total']:.1f} 秒；文件 {result.file_bytes / 1e6:,.1f} MB；"
         + "，".join(f"{mart} {rows:,} 行" for mart, rows in row_counts.items())
+    )
+    report.lines(done)
+    report.events(
+        {
+            "event": "published",
+            "db_path": str(db_path),
+            "as_of": build_as_of.isoformat(),
+            "mode": result.mode,
+            "seconds": round(stages["total"], 2),
+            "file_bytes": result.file_bytes,
+            "row_counts": row_counts,
+            "text": done,
+        }
     )
     return result
 
