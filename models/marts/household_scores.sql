@@ -3,7 +3,8 @@
 -- (deductions negative); raw_score = 80 + all items; score is 0 when any veto holds.
 -- village_code is the household's home village (R-B1), the same on every date.
 -- available_credit (R-C2) = max(limit - outstanding on the book, 0), and 0 when the village or
--- township breaker was tripped at the latest month-end on or before as_of (credit_stopped).
+-- township breaker was tripped at the latest month-end on or before as_of (credit_stopped, R-B3, with
+-- its reason and month-end as int_credit_stops gives them).
 -- Written year by year (materialization clustered_table): clustered by as_of for the dashboard
 -- without sorting 80M rows at 1M households.
 {{ config(
@@ -65,6 +66,8 @@ final as not materialized (
         scores.outstanding_principal,
         scores.loans_on_book,
         stops.credit_stopped,
+        stops.stop_reason as credit_stop_reason,
+        stops.stop_month_end as credit_stop_month_end,
         case
             when stops.credit_stopped then cast(0 as decimal(18, 2))
             else cast(greatest(scores.credit_limit - scores.outstanding_principal, 0) as decimal(18, 2))
