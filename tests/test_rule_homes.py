@@ -147,3 +147,19 @@ def test_every_model_cites_a_rule_or_is_plumbing():
         and not cited_rule_ids(home_text(path.stem) or "")
     ]
     assert not silent, f"models that cite no rule: {silent}"
+
+
+def test_intermediate_models_never_read_marts():
+    """Data flows one way: staging -> intermediate -> marts (a mart may read a mart)."""
+    marts = {path.stem for path in (REPO_ROOT / "models" / "marts").glob("*.sql")}
+    readers = [
+        *(REPO_ROOT / "models" / "intermediate").glob("*.sql"),
+        *(REPO_ROOT / "macros").glob("*.sql"),
+    ]
+    inversions = [
+        f"{path.name} reads {name}"
+        for path in readers
+        for name in re.findall(r"ref\(\s*'([a-z_0-9]+)'\s*\)", path.read_text(encoding="utf-8"))
+        if name in marts
+    ]
+    assert marts and not inversions, inversions
