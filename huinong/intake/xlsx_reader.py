@@ -18,6 +18,7 @@ import duckdb
 
 from huinong.intake.errors import IntakeError
 from huinong.intake.headers import HEADER_SEARCH_ROWS, FileLayout, find_header_row, layout_for
+from huinong.intake.limits import DEFAULT_LIMITS, Limits, too_many_rows
 from huinong.intake.staging import (
     BATCH_ROWS,
     StagedFile,
@@ -25,15 +26,14 @@ from huinong.intake.staging import (
     create_staging,
     staging_columns,
 )
+from huinong.intake.summary import size_text
 from huinong.intake.text import needs_nfkc
 from huinong.schema import RawFile
 
-XLSX_MAX_UNCOMPRESSED = 4 << 30
-XLSX_MAX_RATIO = 1000
 
-
-def _check_xlsx_container(path: Path, display_name: str) -> None:
-    """An xlsx is a zip: refuse a non-zip and an archive that would inflate beyond reason."""
+def _check_xlsx_container(path: Path, display_name: str, limits: Limits) -> None:
+    """An xlsx is a zip: refuse a non-zip and one that would inflate beyond the limits a
+    delivered zip keeps (huinong.intake.limits)."""
     not_xlsx = f"{display_name} 不是有效的 Excel 工作簿（.xlsx）文件"
     if not zipfile.is_zipfile(path):
         with path.open("rb") as handle:
@@ -47,9 +47,17 @@ def _check_xlsx_container(path: Path, display_name: str) -> None:
     except (zipfile.BadZipFile, OSError) as error:
         raise IntakeError(not_xlsx) from error
     total = sum(member.file_size for member in members)
-    packed = sum(member.compress_size for member in members)
-    if total > XLSX_MAX_UNCOMPRESSED or total > XLSX_MAX_RATIO * max(packed, 1):
-        raise IntakeError(f"{display_name} 解压后过大，疑似压缩炸弹，拒绝读取")
+    if any(
+        member.file_size > limits.max_ratio * max(member.compress_size, 1) for member in members
+    ):
+        raise IntakeError(
+            f"{display_name} 中有部件压缩比超过 {limits.max_ratio}:1，疑似压缩炸弹，拒绝读取"
+        )
+    if total > limits.max_total_bytes:
+        raise IntakeError(
+            f"{display_name} 解压后共 {size_text(total)}，超过上限 "
+            f"{size_text(limits.max_total_bytes)}，拒绝读取。请另存为 CSV，或分成几个文件报送"
+        )
     if not any(member.filename == "xl/workbook.xml" for member in members):
         raise IntakeError(not_xlsx)
 
@@ -72,14 +80,14 @@ def _has_error_cells(path: Path) -> bool:
     return False
 
 
-def _iter_xlsx(path: Path, display_name: str) -> Iterator[list]:
+def _iter_xlsx(path: Path, display_name: str, limits: Limits) -> Iterator[list]:
     """Rows of the first sheet as cell values; formulas give their cached value, never computed.
 
     python-calamine (Rust) reads about twenty times faster than openpyxl, but
     reads an error cell as empty; a workbook with error cells is read by
     openpyxl, which keeps "#N/A" visible so that the row is quarantined.
     """
-    _check_xlsx_container(path, display_name)
+    _check_xlsx_container(path, display_name, limits)
     try:
         from python_calamine import CalamineWorkbook
     except ImportError:
@@ -192,9 +200,11 @@ def _xlsx_header(
     return head, header_index, headers
 
 
-def inspect_xlsx(raw_file: RawFile, path: Path, display_name: str) -> FileLayout:
+def inspect_xlsx(
+    raw_file: RawFile, path: Path, display_name: str, limits: Limits = DEFAULT_LIMITS
+) -> FileLayout:
     """The checks an xlsx must pass to be readable at all, without reading its rows."""
-    rows = _iter_xlsx(path, display_name)
+    rows = _iter_xlsx(path, display_name, limits)
     try:
         _, _, headers = _xlsx_header(raw_file, rows, display_name)
     finally:
@@ -209,8 +219,9 @@ def stage_xlsx(
     table: str,
     display_name: str,
     progress: Callable[[int], None] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> StagedFile:
-    rows = _iter_xlsx(path, display_name)
+    rows = _iter_xlsx(path, display_name, limits)
     head, header_index, headers = _xlsx_header(raw_file, rows, display_name)
     layout = layout_for(raw_file, headers, display_name)
     count = len(headers)
@@ -257,6 +268,8 @@ def stage_xlsx(
             continue
         row_number += blanks_pending + 1
         blanks_pending = 0
+        if row_number > limits.max_rows:
+            raise IntakeError(too_many_rows(display_name, limits))
         numbers.append(row_number)
         pending.append(row)
         if len(pending) >= BATCH_ROWS:
