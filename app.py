@@ -200,7 +200,7 @@ token = data.current_warehouse()
 if token is None:
     st.session_state[VIEW_KEY] = None
     with st.sidebar:
-        st.warning(MISSING_WAREHOUSE.format(path=data.warehouse_path()))
+        st.warning(data.warehouse_problem() or MISSING_WAREHOUSE.format(path=data.warehouse_path()))
 else:
     view = _sidebar(token)
     st.session_state[VIEW_KEY] = view

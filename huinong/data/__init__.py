@@ -35,6 +35,7 @@ from huinong.data.connection import (
     current_warehouse,
     open_connection,
     warehouse_path,
+    warehouse_problem,
 )
 from huinong.data.divisions import (
     build_info,
@@ -146,4 +147,5 @@ __all__ = [
     "village_changes",
     "villages",
     "warehouse_path",
+    "warehouse_problem",
 ]
