@@ -609,3 +609,77 @@ def test_an_xlsx_keeps_the_limits_of_a_zip(tmp_path) -> None:
     write_xlsx(folder / "loans.xlsx", "loans", canonical()["loans"])
     with pytest.raises(IntakeError, match=r"loans.xlsx 解压后共 .*，超过上限 1.0 KB"):
         accept_delivery(tmp_path / "store", folder, limits=Limits(max_total_bytes=1024))
+
+
+def _saved_as(path: Path, values: dict[str, str]) -> None:
+    """Give formula cells a saved value, as a program that writes formulas without computing
+    them does (openpyxl saves none): {cell reference: saved value}."""
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    for reference, value in values.items():
+        start = sheet.index(f'<c r="{reference}"')
+        end = sheet.index("</c>", start)
+        cell = sheet[start:end]
+        cell = cell.replace("<v></v>", "").replace("<v />", "")
+        sheet = sheet[:start] + cell + f"<v>{value}</v>" + sheet[end:]
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in parts.items():
+            archive.writestr(name, content)
+
+
+def test_formula_cells_saved_as_zero_or_nothing_are_quarantined_not_loaded(tmp_path) -> None:
+    folder = write_folder(tmp_path / "raw", canonical())
+    (folder / "schedule.csv").unlink()
+    path = write_xlsx(folder / "schedule.xlsx", "schedule", canonical()["schedule"])
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook.active
+    interest = schema.SCHEDULE.column_names.index("interest_due") + 1
+    letter = openpyxl.utils.get_column_letter(interest)
+    sheet.cell(row=2, column=interest).value = "=D2*0.0435/4"  # L001 / 1: saved as 0 below
+    sheet.cell(row=3, column=interest).value = "=D3*0.0435/4"  # L001 / 2: saved as nothing
+    sheet.cell(row=8, column=interest).value = "=1425"  # L004 / 1: saved as computed
+    workbook.save(path)
+    _saved_as(path, {f"{letter}2": "0", f"{letter}8": "1425"})
+    con, summary = load(folder)
+    formula = "请在 Excel 中重新计算并保存，或把公式粘贴为数值后重新报送"
+    assert _reasons(con, "schedule", "L001 / 1") == [
+        [f"公式单元格的保存值为 0，可能从未计算：应还利息（=D2*0.0435/4）。{formula}"]
+    ]
+    assert _reasons(con, "schedule", "L001 / 2")[0][0] == (
+        f"公式单元格的保存值为空，可能从未计算：应还利息（=D3*0.0435/4）。{formula}"
+    )
+    assert con.execute(
+        "select interest_due from raw.schedule where loan_id = 'L004'"
+    ).fetchone() == (Decimal("1425.00"),)
+    assert (
+        "schedule.xlsx 有 3 个公式单元格，按 Excel 保存的计算结果读取；其中 2 个保存值为 0 或为空"
+        in (summary.describe())
+    )
+
+
+def test_rows_under_a_merged_cell_say_so(tmp_path) -> None:
+    data = canonical()
+    folder = write_folder(tmp_path / "raw", data)
+    (folder / "households.csv").unlink()
+    path = write_xlsx(folder / "households.xlsx", "households", data["households"])
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook.active
+    village = schema.HOUSEHOLDS.column_names.index("village_code") + 1
+    letter = openpyxl.utils.get_column_letter(village)
+    # H002, H003 and H004 (rows 4-6) merged under H002's village, as a clerk formats a form.
+    sheet.merge_cells(f"{letter}4:{letter}6")
+    workbook.save(path)
+    con, summary = load(folder)
+    merged = (
+        f"位于合并单元格 {letter}4:{letter}6 内（行政村代码），只有合并区域的第一行有值。"
+        "请取消合并、在每一行填上数值后重新报送"
+    )
+    assert _reasons(con, "households", "H003 / 2024-03-20") == [[merged, "缺少行政村代码"]]
+    assert _reasons(con, "households", "H004 / 2024-03-20") == [[merged, "缺少行政村代码"]]
+    assert "H002" in _keys(con, "households", "household_id")
+    assert (
+        f"households.xlsx 有 1 处合并单元格（{letter}4:{letter}6），其中除第一行外的行已隔离"
+        in (summary.describe())
+    )
