@@ -222,9 +222,12 @@ class IntakeRun:
                     self.checks.limits,
                 )
         except duckdb.Error as error:
-            # What the reader could not take is the file's fault, not a crash to show.
-            detail = str(error).strip().splitlines()[0]
-            raise IntakeError(f"{source.display_name} 无法读取：{detail}") from error
+            # What the reader could not take is the file's fault, not a crash to show; the
+            # reader's own (English) words stay in the exception chain, not the clerk's message.
+            raise IntakeError(
+                f"{source.display_name} 的格式无法读取。请在 Excel 中打开，另存为"
+                "“CSV UTF-8（逗号分隔）”或 Excel 工作簿后重新报送"
+            ) from error
         self.say(f"读取 {source.display_name}：{staged.rows:,} 行…")
         return staged
 
@@ -349,13 +352,21 @@ class IntakeRun:
             amounts = [column.name for column in raw_file.columns if column.kind == "amount"]
             if not amounts:
                 continue
-            loaded = (
-                f"(select v.* from {tables.validated(raw_file.name)} v "
-                f"anti join (select _seq, _row from {tables.FOUND_REASONS} "
-                f"where source_file = '{raw_file.name}') x using (_seq, _row) "
-                f"where not v._superseded and not v._rejected and v._own_ok)"
-            )
             row_total = " + ".join(f"coalesce(abs({name}), 0)" for name in amounts)
+            # Rows in force that pass on their own bound the loaded ones: only a file over the
+            # limit pays for the exact count without the rows found wrong across files.
+            passing = (
+                f"(select * from {tables.validated(raw_file.name)} "
+                f"where not _superseded and not _rejected and _own_ok)"
+            )
+            bound = con.execute(f"select sum({row_total}) from {passing}").fetchone()[0]
+            if bound is None or bound < MAX_AMOUNT_TOTAL:
+                continue
+            loaded = (
+                f"(select v.* from {passing} v "
+                f"anti join (select _seq, _row from {tables.FOUND_REASONS} "
+                f"where source_file = '{raw_file.name}') x using (_seq, _row))"
+            )
             total = con.execute(f"select sum({row_total}) from {loaded}").fetchone()[0]
             if total is None or total < MAX_AMOUNT_TOTAL:
                 continue
