@@ -311,7 +311,7 @@ def _build_locked(
             stages["intake"] = time.perf_counter() - clock
             progress(summary.describe())
             _refuse_empty_required(summary)
-            store_state = _store_state(raw_dir, summary)
+            store_state = _store_state(summary)
             refuse_if_older(db_path, store_state)
             latest_receipt = _latest_receipt(con, summary)
             data_start, data_as_of = data_date_range(
@@ -481,7 +481,7 @@ def _latest_receipt(con: duckdb.DuckDBPyConnection, summary) -> date:
     return latest or date.today()
 
 
-def _store_state(raw_dir: Path, summary) -> dict | None:
+def _store_state(summary) -> dict | None:
     """What of the store this build read (huinong.publication compares it before publishing)."""
     if not summary.delivery_ids:
         return None

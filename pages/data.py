@@ -255,7 +255,11 @@ def _write_upload(files: Sequence) -> Path:
 def _validate(files: Sequence) -> None:
     """Validate the uploaded files once per upload (kept in the session until they change)."""
     try:
-        accepted = tuple(delivery.delivery_id for delivery in list_deliveries(store))
+        # A withdrawal changes what the upload is checked against, as a new delivery does.
+        accepted = tuple(
+            (delivery.delivery_id, delivery.withdrawn is None)
+            for delivery in list_deliveries(store)
+        )
     except IntakeError as error:
         state["upload_error"] = str(error)
         return
