@@ -35,7 +35,8 @@ class Jump:
 
     def describe(self) -> str:
         line = f"- {self.label}：{self.before} → {self.after}（{self.change}，允许 {self.bound}）"
-        return "\n".join([line, *(f"    {source}" for source in self.sources)])
+        # A nested list: read as such on the page (Markdown) and on a terminal alike.
+        return "\n".join([line, *(f"  - {source}" for source in self.sources)])
 
 
 @dataclass
