@@ -141,7 +141,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _deliver(args: argparse.Namespace) -> int:
-    from huinong.intake import IntakeError, accept_delivery, preview_isolated
+    from huinong.intake import IntakeError, accept_delivery, parse_accepted, preview_isolated
 
     store, source = Path(args.store), Path(args.source)
     try:
@@ -152,6 +152,12 @@ def _deliver(args: argparse.Namespace) -> int:
     except IntakeError as error:
         return _fail(f"接收失败：{error}")
     _say(delivery.describe())
+    if not delivery.already_accepted:
+        try:
+            # Parsed once now, so that every build reads the delivery's rows already validated.
+            parse_accepted(delivery)
+        except IntakeError as error:
+            _say(f"报送已接收；校验结果未能保存（{error}），将在下一次构建时重新校验。")
     if not delivery.already_accepted:
         mine = [counts for counts in summary.files if counts.delivery_id == "待接收"]
         _audit(

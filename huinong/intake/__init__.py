@@ -15,7 +15,9 @@ every file and column), into ``raw.<file>``, ``raw.quarantine`` and
 - cells: SQL typing each column kind; rules: check digits and rules
   within a row; keys: supersession and duplicates; cross_file: references
   and cascades between files;
-- run: one intake run (stage → validate → cross-file → publish);
+- parse: one file read, typed and validated on its own, as parquet;
+  parsed_deliveries: the store's deliveries parsed once and kept so;
+- run: one intake run (parse what is new → combine → cross-file → publish);
   publish: the raw tables, quarantine and load report; summary: what a
   run did, in words for a clerk.
 """
@@ -23,6 +25,7 @@ every file and column), into ``raw.<file>``, ``raw.quarantine`` and
 from huinong.intake.errors import IntakeError
 from huinong.intake.isolated import PreviewFailed, preview_isolated
 from huinong.intake.limits import Limits
+from huinong.intake.parsed_deliveries import parse_accepted
 from huinong.intake.preview import preview_delivery
 from huinong.intake.run import IntakeChecks, load_raw
 from huinong.intake.store import (
@@ -53,6 +56,7 @@ __all__ = [
     "find_delivery",
     "list_deliveries",
     "load_raw",
+    "parse_accepted",
     "preview_delivery",
     "preview_isolated",
     "withdraw_delivery",

@@ -1,6 +1,7 @@
 """A row's identity: its key, duplicates within one delivery, and which row of a key is in force.
 
-Each step is a function on the file's validated table (``_seq, _row, _key, _reasons, _own_ok,
+Duplicates are found in one parsed file (``_row, _key, _duplicate``, huinong.intake.parse); the
+other steps are functions on the file's validated table (``_seq, _row, _key, _reasons, _own_ok,
 _superseded, _rejected, _earlier_ok, _disqualified``, see huinong.intake.tables).
 
 A key sent again by a later delivery is a correction. The correction replaces the row in force
@@ -39,31 +40,26 @@ def key_label(raw_file: RawFile) -> str:
     return "+".join(raw_file.column(name).label for name in raw_file.key)
 
 
-def flag_duplicates(
-    con: duckdb.DuckDBPyConnection, raw_file: RawFile, table: str, duplicates_table: str
-) -> None:
-    """Rows of one delivery sharing a key: each gets a reason naming the first others by row
-    number and how many there are, and none of them passes (``_own_ok``)."""
+def flag_duplicates(con: duckdb.DuckDBPyConnection, raw_file: RawFile, table: str) -> None:
+    """Rows of one file sharing a key: each gets a reason (``_duplicate``) naming the first others
+    by row number and how many there are; none of them passes."""
     prefix = sql_text(key_label(raw_file) + "重复：与第 ")
     con.execute(
-        f"""insert into {duplicates_table}
-        select '{raw_file.name}', row._seq, row._row, {prefix}
-            || array_to_string(list_slice(list_filter(
-                groups._first_rows, lambda other: other <> row._row), 1, {DETAIL_ROWS}), '、')
-            || case when groups._rows - 1 > {DETAIL_ROWS}
-                then ' 等 ' || (groups._rows - 1) || ' 行相同' else ' 行相同' end
-        from {table} row
-        join (
-            select _seq, _key, count(*) as _rows, min(_row, {DETAIL_ROWS + 1}) as _first_rows
-            from {table} where _key is not null
-            group by _seq, _key having count(*) > 1
-        ) groups using (_seq, _key)
-        order by row._seq, row._row"""
-    )
-    con.execute(
-        f"""update {table} set _own_ok = false
-        from (select _seq, _row from {duplicates_table} where source_file = '{raw_file.name}') dup
-        where {table}._seq = dup._seq and {table}._row = dup._row"""
+        f"""update {table} set _duplicate = dup.reason
+        from (
+            select row._row, {prefix}
+                || array_to_string(list_slice(list_filter(
+                    groups._first_rows, lambda other: other <> row._row), 1, {DETAIL_ROWS}), '、')
+                || case when groups._rows - 1 > {DETAIL_ROWS}
+                    then ' 等 ' || (groups._rows - 1) || ' 行相同' else ' 行相同' end as reason
+            from {table} row
+            join (
+                select _key, count(*) as _rows, min(_row, {DETAIL_ROWS + 1}) as _first_rows
+                from {table} where _key is not null
+                group by _key having count(*) > 1
+            ) groups using (_key)
+        ) dup
+        where {table}._row = dup._row"""
     )
 
 

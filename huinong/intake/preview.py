@@ -71,7 +71,10 @@ def preview_delivery(
                 for item in files
             ]
         checks = IntakeChecks.from_policy(limits=limits)
-        summary = run_intake(con, sources, deliveries, None, keep_quarantine=True, checks=checks)
+        # The store stays as it is: a delivery not yet parsed is parsed for this preview only.
+        summary = run_intake(
+            con, sources, deliveries, None, keep_quarantine=True, checks=checks, keep_parsed=False
+        )
         summary.already_accepted = same
         if same is None:
             summary.delivery_ids.append(PREVIEW_DELIVERY_ID)

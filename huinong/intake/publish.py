@@ -11,12 +11,11 @@ import duckdb
 
 from huinong.intake.cells import sql_text
 from huinong.intake.keys import REJECTED_REASON
+from huinong.intake.parse import ParsedFile
 from huinong.intake.sources import Source
-from huinong.intake.staging import StagedFile, staging_columns
 from huinong.intake.store import Delivery
 from huinong.intake.summary import ExtraColumn, FileCounts, IntakeSummary
-from huinong.intake.tables import DUPLICATES, FOUND_REASONS, validated
-from huinong.intake.text import WHITESPACE_SQL
+from huinong.intake.tables import FOUND_REASONS, validated
 from huinong.schema import RAW_FILES, RawFile, create_table_sql
 
 # Between the parts of a composite key in raw.quarantine.record_key.
@@ -68,10 +67,10 @@ def create_outputs(con: duckdb.DuckDBPyConnection, deliveries: list[Delivery]) -
 def publish_file(
     con: duckdb.DuckDBPyConnection,
     raw_file: RawFile,
-    instances: list[tuple[Source, StagedFile]],
+    instances: list[tuple[Source, ParsedFile]],
     say: Callable[[str], None],
 ) -> None:
-    """One file's loaded rows, quarantine and counts; its working tables are dropped after."""
+    """One file's loaded rows, quarantine and counts; its working table is dropped after."""
     name = raw_file.name
     columns = ", ".join(raw_file.column_names)
     con.execute(
@@ -79,10 +78,8 @@ def publish_file(
         f"anti join (select _seq, _row from {FOUND_REASONS} where source_file = '{name}') x "
         f"using (_seq, _row) where not v._superseded and not v._rejected and v._own_ok"
     )
-    for source, staged in instances:
-        _publish_instance(con, raw_file, source, staged, say)
-        # Staged cells were kept only for the originals of quarantined rows.
-        con.execute(f"drop table {staged.table}")
+    for source, parsed in instances:
+        _publish_instance(con, raw_file, source, parsed, say)
     con.execute(f"drop table {validated(name)}")
 
 
@@ -90,11 +87,11 @@ def _publish_instance(
     con: duckdb.DuckDBPyConnection,
     raw_file: RawFile,
     source: Source,
-    staged: StagedFile,
+    parsed: ParsedFile,
     say: Callable[[str], None],
 ) -> None:
     name = raw_file.name
-    layout = staged.layout
+    layout = parsed.layout
     params: dict[str, object] = {
         "source_file": name,
         "file_name": source.file_name,
@@ -102,8 +99,7 @@ def _publish_instance(
         "seq": source.seq,
     }
     as_read = {
-        position: f"coalesce(s.{cell}, '')"
-        for position, cell in enumerate(staging_columns(len(layout.headers)))
+        position: f"coalesce(s._cell_{position}, '')" for position in range(len(layout.headers))
     }
     pairs = []
     for position, key in enumerate(layout.json_keys()):
@@ -117,6 +113,8 @@ def _publish_instance(
     record_key = f" || '{KEY_SEPARATOR}' || ".join(
         as_read[layout.positions[key]] for key in raw_file.key
     )
+    as_read_columns = "".join(f", _cell_{position}" for position in range(len(layout.headers)))
+    quoted = str(parsed.path).replace("'", "''")
     con.execute(
         f"""insert into raw.quarantine
         select $source_file, $file_name, $delivery_id, q._row, {record_key},
@@ -124,13 +122,10 @@ def _publish_instance(
         from (
             select v._row,
                 case when v._rejected then [{sql_text(REJECTED_REASON)}] else []::varchar[] end
-                || v._reasons || coalesce(d.reasons, []::varchar[])
+                || v._reasons
+                || case when v._duplicate is null then []::varchar[] else [v._duplicate] end
                 || coalesce(x.reasons, []::varchar[]) as reasons
             from {validated(name)} v
-            left join (
-                select _seq, _row, list(reason order by rowid) as reasons
-                from {DUPLICATES} where source_file = $source_file group by _seq, _row
-            ) d using (_seq, _row)
             left join (
                 select _seq, _row, list(reason order by rowid) as reasons
                 from {FOUND_REASONS} where source_file = $source_file group by _seq, _row
@@ -138,8 +133,8 @@ def _publish_instance(
             where v._seq = $seq and not v._superseded
                 and (v._rejected or not v._own_ok or x.reasons is not null)
         ) q
-        join (select coalesce(_row, rowid + 1)::integer as _row_number, *
-              from {staged.table}) s on s._row_number = q._row
+        join (select _row{as_read_columns}, _overflow from read_parquet('{quoted}')) s
+            using (_row)
         order by q._row""",
         params,
     )
@@ -181,45 +176,21 @@ def _publish_instance(
             where v._seq = $seq and not v._superseded and not v._rejected and v._own_ok""",
             {k: params[k] for k in ("source_file", "delivery_id", "file_name", "seq")},
         )
-    _publish_extra_columns(con, name, source, staged)
+    for column_name, count in parsed.extra_columns:
+        con.execute(
+            "insert into raw.extra_columns values ($s, $f, $c, $n, $d)",
+            {
+                "s": name,
+                "f": source.file_name,
+                "c": column_name,
+                "n": count,
+                "d": source.delivery_id,
+            },
+        )
     say(
         f"{source.display_name}：载入 {read - superseded - quarantined:,} 行，"
         f"隔离 {quarantined:,} 行" + (f"，被替换 {superseded:,} 行" if superseded else "")
     )
-
-
-def _publish_extra_columns(
-    con: duckdb.DuckDBPyConnection, name: str, source: Source, staged: StagedFile
-) -> None:
-    """Columns the contract does not name: kept aside and counted, not fatal."""
-    layout = staged.layout
-    if not staged.fallback:
-        # Cells right of the last named column (an xlsx with values under no header).
-        unnamed = con.execute(
-            f"select count(*) from {staged.table} where _overflow is not null"
-        ).fetchone()[0]
-        if unnamed:
-            con.execute(
-                "insert into raw.extra_columns values ($s, $f, '（表头右侧无列名的单元格）', $n, $d)",
-                {"s": name, "f": source.file_name, "n": unnamed, "d": source.delivery_id},
-            )
-    if layout.extras:
-        filled = ", ".join(
-            f"count(*) filter (where nullif(trim(c{position}, {WHITESPACE_SQL}), '') is not null)"
-            for position in layout.extras
-        )
-        values = con.execute(f"select {filled} from {staged.table}").fetchone()
-        for position, count in zip(layout.extras, values, strict=True):
-            con.execute(
-                "insert into raw.extra_columns values ($s, $f, $c, $n, $d)",
-                {
-                    "s": name,
-                    "f": source.file_name,
-                    "c": layout.headers[position].strip() or f"（第{position + 1}列）",
-                    "n": count,
-                    "d": source.delivery_id,
-                },
-            )
 
 
 def read_summary(

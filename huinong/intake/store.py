@@ -77,6 +77,12 @@ class Delivery:
             f"{self.withdrawn.reason}"
         )
 
+    @property
+    def digest(self) -> str:
+        """What the delivery holds, in short: two deliveries of one id and digest are the same."""
+        values = json.dumps([self.accepted_at.isoformat(), identity(self.files)])
+        return hashlib.sha256(values.encode()).hexdigest()[:16]
+
     def describe(self) -> str:
         when = self.accepted_at.strftime("%Y-%m-%d %H:%M")
         files = "、".join(f"{item.name}（{size_text(item.size)}）" for item in self.files)
@@ -174,7 +180,7 @@ def withdraw_delivery(store: Path, delivery_id: str, reason: str, by: str) -> De
     reason = reason.strip()
     if not reason:
         raise IntakeError("请填写撤回原因（例如“金额录入错误，待村组更正后重新报送”）")
-    with _store_lock(store):
+    with store_lock(store):
         delivery = find_delivery(store, delivery_id)
         if delivery.withdrawn is not None:
             raise IntakeError(
@@ -256,7 +262,7 @@ def identity(files: list[DeliveryFile]) -> list[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def _store_lock(store: Path) -> Iterator[None]:
+def store_lock(store: Path) -> Iterator[None]:
     store.mkdir(parents=True, exist_ok=True)
     with (store / ".lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -291,7 +297,7 @@ def accept_delivery(
                 f"{source.name} 中没有可识别的报送文件（文件名应为 {expected} 或对应的 .xlsx）"
             )
         check_readable(incoming, files, f"{source.name} 中的 ", limits)
-        with _store_lock(store):
+        with store_lock(store):
             for delivery in active_deliveries(list_deliveries(store)):
                 if identity(delivery.files) == identity(files):
                     delivery.already_accepted = True

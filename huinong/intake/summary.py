@@ -45,6 +45,12 @@ class IntakeSummary:
     # What a clerk should know of a file beyond its rows (merged cells, formula cells …).
     notes: list[str] = field(default_factory=list)
     withdrawn_ids: list[str] = field(default_factory=list)
+    # How the files were parsed (huinong.intake.parse.fingerprint), each delivery's digest
+    # (store.Delivery.digest), and where the parsed form of each delivery kept in the store lies:
+    # {delivery id: {source file: parquet path}}.
+    parse_fingerprint: str = ""
+    delivery_digests: dict[str, str] = field(default_factory=dict)
+    parsed_files: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def totals(self) -> dict[str, FileCounts]:
         """Counts per source file, summed over deliveries, in schema order."""
