@@ -24,6 +24,7 @@ from datetime import date, timedelta
 
 import duckdb
 
+from huinong.intake.patch import new_deliveries
 from huinong.schema import LOANS
 
 PUBLISHED = "published"
@@ -68,25 +69,6 @@ def previous_build(con: duckdb.DuckDBPyConnection) -> dict | None:
         "policy": json.loads(row[2] or "{}"),
         "store_state": json.loads(row[3] or "null"),
     }
-
-
-def new_deliveries(previous: dict | None, current: dict | None) -> tuple[list[str], str]:
-    """The deliveries this build reads that the published warehouse did not, or why the two store
-    states cannot be compared so (the reason, in words; then a full build)."""
-    if current is None:
-        return [], "原始数据是文件夹而不是数据接收库，无法按报送判断有哪些变化"
-    if previous is None or "digests" not in previous:
-        return [], "已发布的数据仓库不是由本版本程序从数据接收库构建的"
-    if previous.get("parsed") != current.get("parsed"):
-        return [], "数据校验规则与上次构建不同"
-    before = set(previous["deliveries"]) - set(previous["withdrawn"])
-    now = set(current["deliveries"]) - set(current["withdrawn"])
-    gone = sorted(before - now)
-    if gone:
-        return [], f"第 {'、'.join(gone)} 批报送已撤回"
-    if any(previous["digests"][item] != current["digests"].get(item) for item in before):
-        return [], "接收库中已读取过的报送与上次构建时不同"
-    return sorted(now - before), ""
 
 
 def _homes_are_a_view(con: duckdb.DuckDBPyConnection) -> bool:

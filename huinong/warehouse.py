@@ -326,11 +326,17 @@ def _build_locked(
         clock = _clock()
         con = connect_for_build(building)
         try:
-            summary = load_raw(raw_dir, con, progress, IntakeChecks.from_policy(profile))
+            summary = load_raw(
+                raw_dir,
+                con,
+                progress,
+                IntakeChecks.from_policy(profile),
+                loaded_from=_loaded_store_state(con) if reuse else None,
+            )
             _lap(stages, cpu_stages, "intake", clock)
             progress(summary.describe())
             _refuse_empty_required(summary)
-            store_state = _store_state(summary)
+            store_state = summary.store_state()
             refuse_if_older(db_path, store_state)
             latest_receipt = _latest_receipt(con, summary)
             data_start, data_as_of = data_date_range(
@@ -503,17 +509,13 @@ def _latest_receipt(con: duckdb.DuckDBPyConnection, summary) -> date:
     return latest or date.today()
 
 
-def _store_state(summary) -> dict | None:
-    """What of the store this build read (huinong.publication compares it before publishing)."""
-    if not summary.delivery_ids:
+def _loaded_store_state(con: duckdb.DuckDBPyConnection) -> dict | None:
+    """The store state the raw tables of a copied warehouse were loaded from (its build_info)."""
+    try:
+        row = con.execute("select store_state from main.build_info").fetchone()
+    except duckdb.Error:
         return None
-    return {
-        "deliveries": sorted({*summary.delivery_ids, *summary.withdrawn_ids}),
-        "withdrawn": sorted(summary.withdrawn_ids),
-        # What a monthly build compares with (huinong.increment.new_deliveries).
-        "digests": summary.delivery_digests,
-        "parsed": summary.parse_fingerprint,
-    }
+    return json.loads(row[0]) if row and row[0] else None
 
 
 def _refuse_empty_required(summary) -> None:

@@ -25,36 +25,38 @@ KEY_SEPARATOR = " / "
 ORIGIN_FILES = ("households", "loans")
 
 
-def create_outputs(con: duckdb.DuckDBPyConnection, deliveries: list[Delivery]) -> None:
-    """The ``raw`` schema's tables, empty, and the deliveries this run reads."""
-    con.execute("create schema if not exists raw")
+def create_outputs(
+    con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], schema: str = "raw"
+) -> None:
+    """The ``raw`` schema's tables (or ``schema``'s), empty, and the deliveries this run reads."""
+    con.execute(f"create schema if not exists {schema}")
     for raw_file in RAW_FILES.values():
-        con.execute(create_table_sql(raw_file))
+        con.execute(create_table_sql(raw_file, schema))
     con.execute(
-        "create or replace table raw.quarantine (source_file varchar, file_name varchar, "
+        f"create or replace table {schema}.quarantine (source_file varchar, file_name varchar, "
         "delivery_id varchar, row_number integer, record_key varchar, original json, "
         "reasons varchar[])"
     )
     con.execute(
-        "create or replace table raw.load_report (source_file varchar, file_name varchar, "
+        f"create or replace table {schema}.load_report (source_file varchar, file_name varchar, "
         "delivery_id varchar, rows_read bigint, rows_loaded bigint, rows_quarantined bigint, "
         "rows_superseded bigint)"
     )
     con.execute(
-        "create or replace table raw.extra_columns (source_file varchar, file_name varchar, "
+        f"create or replace table {schema}.extra_columns (source_file varchar, file_name varchar, "
         "column_name varchar, non_empty_values bigint, delivery_id varchar)"
     )
     con.execute(
-        "create or replace table raw.deliveries (delivery_id varchar, accepted_at timestamp, "
+        f"create or replace table {schema}.deliveries (delivery_id varchar, accepted_at timestamp, "
         "source varchar, files varchar[])"
     )
     con.execute(
-        "create or replace table raw.row_origins (source_file varchar, record_id varchar, "
+        f"create or replace table {schema}.row_origins (source_file varchar, record_id varchar, "
         "record_key varchar, delivery_id varchar, file_name varchar, row_number integer)"
     )
     for delivery in deliveries:
         con.execute(
-            "insert into raw.deliveries values ($id, $at, $source, $files)",
+            f"insert into {schema}.deliveries values ($id, $at, $source, $files)",
             {
                 "id": delivery.delivery_id,
                 "at": delivery.accepted_at.replace(tzinfo=None),
@@ -69,17 +71,19 @@ def publish_file(
     raw_file: RawFile,
     instances: list[tuple[Source, ParsedFile]],
     say: Callable[[str], None],
+    schema: str = "raw",
 ) -> None:
-    """One file's loaded rows, quarantine and counts; its working table is dropped after."""
+    """One file's loaded rows, quarantine and counts (in ``schema``); its working table is
+    dropped after."""
     name = raw_file.name
     columns = ", ".join(raw_file.column_names)
     con.execute(
-        f"insert into raw.{name} select {columns} from {validated(name)} v "
+        f"insert into {schema}.{name} select {columns} from {validated(name)} v "
         f"anti join (select _seq, _row from {FOUND_REASONS} where source_file = '{name}') x "
         f"using (_seq, _row) where not v._superseded and not v._rejected and v._own_ok"
     )
     for source, parsed in instances:
-        _publish_instance(con, raw_file, source, parsed, say)
+        _publish_instance(con, raw_file, source, parsed, say, schema)
     con.execute(f"drop table {validated(name)}")
 
 
@@ -89,6 +93,7 @@ def _publish_instance(
     source: Source,
     parsed: ParsedFile,
     say: Callable[[str], None],
+    schema: str,
 ) -> None:
     name = raw_file.name
     layout = parsed.layout
@@ -116,7 +121,7 @@ def _publish_instance(
     as_read_columns = "".join(f", _cell_{position}" for position in range(len(layout.headers)))
     quoted = str(parsed.path).replace("'", "''")
     con.execute(
-        f"""insert into raw.quarantine
+        f"""insert into {schema}.quarantine
         select $source_file, $file_name, $delivery_id, q._row, {record_key},
             {original}, q.reasons
         from (
@@ -152,7 +157,7 @@ def _publish_instance(
     ).fetchone()
     read, superseded, quarantined = counts
     con.execute(
-        "insert into raw.load_report values "
+        f"insert into {schema}.load_report values "
         "($source_file, $file_name, $delivery_id, $read, $loaded, $quarantined, $superseded)",
         {
             "source_file": name,
@@ -168,7 +173,7 @@ def _publish_instance(
         first = raw_file.key[0]
         key = f" || '{KEY_SEPARATOR}' || ".join(f"v.{part}::varchar" for part in raw_file.key)
         con.execute(
-            f"""insert into raw.row_origins
+            f"""insert into {schema}.row_origins
             select $source_file, v.{first}::varchar, {key}, $delivery_id, $file_name, v._row
             from {validated(name)} v
             anti join (select _seq, _row from {FOUND_REASONS} where source_file = $source_file) x
@@ -178,7 +183,7 @@ def _publish_instance(
         )
     for column_name, count in parsed.extra_columns:
         con.execute(
-            "insert into raw.extra_columns values ($s, $f, $c, $n, $d)",
+            f"insert into {schema}.extra_columns values ($s, $f, $c, $n, $d)",
             {
                 "s": name,
                 "f": source.file_name,

@@ -52,6 +52,19 @@ class IntakeSummary:
     delivery_digests: dict[str, str] = field(default_factory=dict)
     parsed_files: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    def store_state(self) -> dict | None:
+        """What of the store this intake read (None for a plain folder): delivery ids (withdrawn
+        ones included), the withdrawn ones, each delivery's digest and how the files were parsed.
+        A build records it (build_info.store_state); huinong.intake.patch compares two."""
+        if not self.delivery_ids:
+            return None
+        return {
+            "deliveries": sorted({*self.delivery_ids, *self.withdrawn_ids}),
+            "withdrawn": sorted(self.withdrawn_ids),
+            "digests": self.delivery_digests,
+            "parsed": self.parse_fingerprint,
+        }
+
     def totals(self) -> dict[str, FileCounts]:
         """Counts per source file, summed over deliveries, in schema order."""
         totals: dict[str, FileCounts] = {}
