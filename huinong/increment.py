@@ -8,12 +8,10 @@ household moved village, every date of the townships it moved between (macros/in
 Anything else — a correction of the past, a new division list, another policy profile — needs a
 full build, and the plan says why in words.
 
-What changed is found by key, from the deliveries added to the store since the published warehouse
-was built (its build_info.store_state): only their households, their loans (with those of the
-borrowers they touch) and those loans' plans and payments can load differently — every other row's
-fate depends on nothing they hold — so only those rows of the new and the published raw tables are
-compared. Villages and entities, a few thousand rows, are compared whole. A store state this cannot
-reason from (a plain folder, a withdrawal, other parsing rules) means a full build, saying why.
+What changed is found by key, by the intake: it patches the published raw tables where the
+deliveries added to the store since reach, and says which rows it added and removed
+(huinong.intake.patch). When it had to read everything instead — a plain folder, a withdrawal,
+other parsing rules — the build is a full one, for the intake's reason.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from datetime import date, timedelta
 
 import duckdb
 
-from huinong.intake.patch import new_deliveries
 from huinong.schema import LOANS
 
 PUBLISHED = "published"
@@ -56,19 +53,13 @@ def previous_build(con: duckdb.DuckDBPyConnection) -> dict | None:
     """build_info of the published warehouse attached as ``published``, or None."""
     try:
         row = con.execute(
-            f"select as_of, data_start, policy_overrides, store_state "
-            f"from {PUBLISHED}.main.build_info"
+            f"select as_of, data_start, policy_overrides from {PUBLISHED}.main.build_info"
         ).fetchone()
     except duckdb.Error:
         return None
     if row is None:
         return None
-    return {
-        "as_of": row[0],
-        "data_start": row[1],
-        "policy": json.loads(row[2] or "{}"),
-        "store_state": json.loads(row[3] or "null"),
-    }
+    return {"as_of": row[0], "data_start": row[1], "policy": json.loads(row[2] or "{}")}
 
 
 def _homes_are_a_view(con: duckdb.DuckDBPyConnection) -> bool:
@@ -95,16 +86,15 @@ def plan_increment(
     policy: dict,
     data_start: date,
     as_of: date,
-    store_state: dict | None = None,
-    parsed_files: dict[str, dict[str, str]] | None = None,
+    changes: dict[str, tuple[str, str]],
+    unchanged_reason: str = "",
 ) -> IncrementPlan:
-    """Compare the freshly loaded raw tables with the published warehouse's (attached as
-    ``published``) where the deliveries added since could change them; when they only add what
-    happened after the published last month-end, write raw.touched_loans and
-    raw.touched_households and return the date to rebuild from.
-
-    ``store_state`` is what of the store this build read (huinong.warehouse), ``parsed_files``
-    where the parsed form of each delivery lies (IntakeSummary.parsed_files).
+    """Whether the rows the intake changed in the published raw tables (``changes``:
+    IntakeSummary.changes, the temporary tables of the rows added to and removed from each raw
+    file) only add what happened after the published last month-end; if so, write
+    raw.touched_loans and raw.touched_households and return the date to rebuild from. The
+    published warehouse is attached as ``published``. Without ``changes`` the intake read
+    everything, for ``unchanged_reason``.
     """
     previous = previous_build(con)
     if previous is None:
@@ -117,25 +107,22 @@ def plan_increment(
         return IncrementPlan(False, "统计截止日早于上次构建")
     if not _homes_are_a_view(con):
         return IncrementPlan(False, "已发布的数据仓库由旧版本程序构建")
-    added_ids, reason = new_deliveries(previous["store_state"], store_state)
-    if reason:
-        return IncrementPlan(False, reason)
-    unparsed = [item for item in added_ids if item not in (parsed_files or {})]
-    if unparsed:
-        return IncrementPlan(False, f"第 {'、'.join(unparsed)} 批报送的校验结果未能保存在接收库中")
+    if not changes:
+        return IncrementPlan(False, unchanged_reason or "原始数据已全部重新读取")
     cutoff = last_month_end(previous["as_of"]) + timedelta(days=1)
     params = {"cutoff": cutoff}
     p = PUBLISHED
-    _delivered_keys(con, [parsed_files[item] for item in added_ids])
-    _changes_in_scope(con)
+    for table, (added, removed) in changes.items():
+        con.execute(f"create or replace temp view added_{table} as select * from {added}")
+        con.execute(f"create or replace temp view removed_{table} as select * from {removed}")
     changes = {
         "households": _count(con, "select count(*) from added_households"),
         "loans": _count(con, "select count(*) from added_loans"),
         "schedule": _count(con, "select count(*) from added_schedule"),
         "repayments": _count(con, "select count(*) from added_repayments"),
     }
-    for table in SCOPED:
-        # Rows outside the scope are the same on both sides: the counts must add up.
+    for table in changes:
+        # Every other row stayed as published: the counts must add up.
         new_rows = _count(con, f"select count(*) from raw.{table}")
         old_rows = _count(con, f"select count(*) from {p}.raw.{table}")
         added = _count(con, f"select count(*) from added_{table}")
@@ -274,99 +261,6 @@ def plan_increment(
         touched_townships=_count(con, "select count(*) from raw.touched_townships"),
         changes=changes,
     )
-
-
-# Raw tables compared only where the new deliveries reach (scope, below); the others whole.
-SCOPED = ("households", "loans", "schedule", "repayments")
-_SCOPES = {
-    "households": "household_id in (select household_id from delivered_households)",
-    "loans": "loan_id in (select loan_id from scope_loans)",
-    "schedule": "loan_id in (select loan_id from scope_loans)",
-    # A payment re-sent under another loan leaves the loan it was under.
-    "repayments": (
-        "loan_id in (select loan_id from scope_loans) "
-        "or payment_id in (select payment_id from delivered_payments)"
-    ),
-    "villages": "true",
-    "entities": "true",
-}
-
-
-def _delivered_keys(con: duckdb.DuckDBPyConnection, deliveries: list[dict[str, str]]) -> None:
-    """The keys of every row the new deliveries hold, whatever became of the row (loaded,
-    quarantined, a correction rejected): delivered_households, delivered_loans (of loans,
-    instalments and payments) and delivered_payments."""
-
-    def rows(source_file: str, column: str) -> str:
-        paths = [files[source_file] for files in deliveries if source_file in files]
-        if not paths:
-            return f"(select null::varchar as {column} where false)"
-        listed = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
-        return f"(select {column} from read_parquet([{listed}]))"
-
-    con.execute(
-        "create or replace temp table delivered_households as "
-        f"select distinct household_id from {rows('households', 'household_id')} "
-        "where household_id is not null"
-    )
-    con.execute(
-        "create or replace temp table delivered_loans as select distinct loan_id from ("
-        f"select loan_id from {rows('loans', 'loan_id')} "
-        f"union all select loan_id from {rows('schedule', 'loan_id')} "
-        f"union all select loan_id from {rows('repayments', 'loan_id')}"
-        ") where loan_id is not null"
-    )
-    con.execute(
-        "create or replace temp table delivered_payments as "
-        f"select distinct payment_id from {rows('repayments', 'payment_id')} "
-        "where payment_id is not null"
-    )
-
-
-def _changes_in_scope(con: duckdb.DuckDBPyConnection) -> None:
-    """added_<file> and removed_<file>: rows of the new raw tables not in the published ones, and
-    the reverse, compared within what the new deliveries can change.
-
-    A household's rows depend only on its own rows and the villages; a loan's on its own rows, its
-    borrower's, its plan and the villages (through its borrower); an instalment's or a payment's
-    on its own rows and its loan's. So the scope is the delivered households, the delivered loans
-    with the loans of those households and of every entity that changed, on either side.
-    """
-    p = PUBLISHED
-    for table in ("villages", "entities"):
-        con.execute(
-            f"create or replace temp table added_{table} as "
-            f"select * from raw.{table} except all select * from {p}.raw.{table}"
-        )
-        con.execute(
-            f"create or replace temp table removed_{table} as "
-            f"select * from {p}.raw.{table} except all select * from raw.{table}"
-        )
-    borrowers = (
-        "borrower_id in (select household_id from delivered_households) "
-        "or borrower_id in (select entity_id from added_entities) "
-        "or borrower_id in (select entity_id from removed_entities)"
-    )
-    con.execute(
-        f"""create or replace temp table scope_loans as
-        select distinct loan_id from (
-            select loan_id from delivered_loans
-            union all select loan_id from raw.loans where {borrowers}
-            union all select loan_id from {p}.raw.loans where {borrowers}
-        )"""
-    )
-    for table in SCOPED:
-        scope = _SCOPES[table]
-        con.execute(
-            f"create or replace temp table added_{table} as "
-            f"select * from raw.{table} where {scope} "
-            f"except all select * from {p}.raw.{table} where {scope}"
-        )
-        con.execute(
-            f"create or replace temp table removed_{table} as "
-            f"select * from {p}.raw.{table} where {scope} "
-            f"except all select * from raw.{table} where {scope}"
-        )
 
 
 def create_empty_touched(con: duckdb.DuckDBPyConnection) -> None:

@@ -354,7 +354,12 @@ def _build_locked(
                 quoted = str(db_path).replace("'", "''")
                 con.execute(f"attach '{quoted}' as published (read_only)")
                 plan = plan_increment(
-                    con, policy, data_start, build_as_of, store_state, summary.parsed_files
+                    con,
+                    policy,
+                    data_start,
+                    build_as_of,
+                    summary.changes,
+                    summary.full_read_reason,
                 )
                 con.execute("detach published")
                 _lap(stages, cpu_stages, "plan", clock)
@@ -509,13 +514,14 @@ def _latest_receipt(con: duckdb.DuckDBPyConnection, summary) -> date:
     return latest or date.today()
 
 
-def _loaded_store_state(con: duckdb.DuckDBPyConnection) -> dict | None:
-    """The store state the raw tables of a copied warehouse were loaded from (its build_info)."""
+def _loaded_store_state(con: duckdb.DuckDBPyConnection) -> dict:
+    """The store state the raw tables of a copied warehouse were loaded from (its build_info),
+    empty when it does not say (built from a folder, or by an earlier version)."""
     try:
         row = con.execute("select store_state from main.build_info").fetchone()
     except duckdb.Error:
-        return None
-    return json.loads(row[0]) if row and row[0] else None
+        return {}
+    return json.loads(row[0]) if row and row[0] else {}
 
 
 def _refuse_empty_required(summary) -> None:

@@ -28,7 +28,7 @@ from huinong.intake.combined import IntakeRun
 from huinong.intake.errors import IntakeError
 from huinong.intake.parse import fingerprint, session
 from huinong.intake.parsed_deliveries import parsed_deliveries
-from huinong.intake.patch import patch_raw
+from huinong.intake.patch import changed_rows, patch_raw
 from huinong.intake.publish import read_summary
 from huinong.intake.sources import Source, complete_sources, folder_sources
 from huinong.intake.store import (
@@ -39,6 +39,7 @@ from huinong.intake.store import (
     store_sources,
 )
 from huinong.intake.summary import IntakeSummary
+from huinong.schema import RAW_FILES
 from huinong.workspace import work_folder
 
 __all__ = ["IntakeChecks", "load_raw", "run_intake"]
@@ -75,14 +76,7 @@ def load_raw(
         sources = store_sources(deliveries)
     else:
         sources = folder_sources(raw_dir, 1, None)
-    summary = run_intake(
-        con,
-        sources,
-        deliveries,
-        progress,
-        checks=checks,
-        loaded_from=loaded_from if deliveries else None,
-    )
+    summary = run_intake(con, sources, deliveries, progress, checks=checks, loaded_from=loaded_from)
     if is_store(raw_dir):
         summary.withdrawn_ids = [item.delivery_id for item in every if item.withdrawn]
     return summary
@@ -116,11 +110,12 @@ def run_intake(
             stored = parsed_deliveries(
                 con, deliveries, checks, work_dir, progress or _quiet, keep=keep_parsed
             )
-            run = None
+            run, full_read_reason = None, ""
             if loaded_from is not None:
-                run = patch_raw(
+                run, full_read_reason = patch_raw(
                     con, sources, deliveries, stored, checks, work_dir, progress, loaded_from
                 )
+            patched = run is not None
             if run is None:
                 run = IntakeRun(con, sources, deliveries, progress, work_dir, checks, stored)
                 try:
@@ -131,15 +126,13 @@ def run_intake(
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     summary.default_villages = default_villages
+    if patched:
+        summary.changes = {name: changed_rows(name) for name in RAW_FILES}
+    summary.full_read_reason = full_read_reason
     summary.delivery_ids = [delivery.delivery_id for delivery in deliveries]
     summary.notes = [note for index in sorted(run.parsed) for note in run.parsed[index].notes]
     summary.parse_fingerprint = fingerprint(checks)
     summary.delivery_digests = {delivery.delivery_id: delivery.digest for delivery in deliveries}
-    summary.parsed_files = {
-        delivery_id: {name: str(parsed.path) for name, parsed in files.items()}
-        for delivery_id, (files, kept) in stored.items()
-        if kept
-    }
     return summary
 
 

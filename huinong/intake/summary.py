@@ -45,12 +45,15 @@ class IntakeSummary:
     # What a clerk should know of a file beyond its rows (merged cells, formula cells …).
     notes: list[str] = field(default_factory=list)
     withdrawn_ids: list[str] = field(default_factory=list)
-    # How the files were parsed (huinong.intake.parse.fingerprint), each delivery's digest
-    # (store.Delivery.digest), and where the parsed form of each delivery kept in the store lies:
-    # {delivery id: {source file: parquet path}}.
+    # How the files were parsed (huinong.intake.parse.fingerprint) and each delivery's digest
+    # (store.Delivery.digest): see store_state.
     parse_fingerprint: str = ""
     delivery_digests: dict[str, str] = field(default_factory=dict)
-    parsed_files: dict[str, dict[str, str]] = field(default_factory=dict)
+    # When the intake patched raw tables loaded before (huinong.intake.patch): per raw file, the
+    # temporary tables on its connection of the rows it added and removed; when asked to patch
+    # and it read everything instead, why.
+    changes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    full_read_reason: str = ""
 
     def store_state(self) -> dict | None:
         """What of the store this intake read (None for a plain folder): delivery ids (withdrawn
