@@ -428,3 +428,42 @@ def test_search_permits_what_masking_shows():
     assert search_kind("１２３４", full_ids=False)[:2] == ("1234", "id_tail")
     with pytest.raises(data.SearchRefused, match="请输入户主姓名"):
         search_kind("  ", full_ids=True)
+
+
+def test_every_why_query_hands_its_scope_to_the_core(token, dashboard_db, monkeypatch, trip_dates):
+    """The one core (connection._execute) sees the caller's scope on every statement of the
+    why's queries, where the signed-in user's area is enforced."""
+    from huinong.data import connection
+
+    seen: list = []
+    core = connection._execute
+
+    def recording(token, scope, sql, params):
+        seen.append(scope)
+        return core(token, scope, sql, params)
+
+    monkeypatch.setattr(connection, "_execute", recording)
+    as_of = trip_dates[0]
+    village, township, household = query(
+        dashboard_db,
+        "select village_code, township_code, household_id from main.household_scores"
+        " where as_of = $as_of and list_contains(vetoes, 'V3') limit 1",
+        {"as_of": as_of},
+    )[0]
+    scope = data.Scope.village(village)
+    calls = [
+        ("village_trip", (token, as_of, scope, village)),
+        ("village_npl_loans", (token, as_of, scope, village)),
+        ("township_trip", (token, as_of, scope, township)),
+        ("veto_causes", (token, as_of, scope, household)),
+        ("score_conditions", (token, as_of, scope, household)),
+        ("early_warning", (token, as_of, scope)),
+        ("early_warning_loans", (token, as_of, scope, village)),
+        ("attention_list", (token, as_of, scope)),
+        ("find_households", (token, as_of, scope, household)),
+        ("rating_freshness", (token, as_of, scope)),
+    ]
+    for name, args in calls:
+        seen.clear()
+        call(name, *args)
+        assert seen and all(item is scope for item in seen), name

@@ -72,23 +72,20 @@ def search_kind(text: str, full_ids: bool) -> tuple[str, str, str | None]:
     )
 
 
-_HOUSEHOLD_ID = "upper(directory.household_id) = upper($text)"
-_CONDITIONS = {
-    "id_number": (f"(directory.head_id_number = $text or {_HOUSEHOLD_ID})", "'身份证号'"),
-    "id_tail": (
-        f"(ends_with(directory.head_id_number, $text) or {_HOUSEHOLD_ID})",
-        "'身份证号后' || length($text) || '位'",
-    ),
-    "household_id": (_HOUSEHOLD_ID, "'农户编号'"),
-    "name_or_id": (f"({_HOUSEHOLD_ID} or contains(directory.head_name, $text))", "'户主姓名'"),
+# Each way of matching is its own simple filter (an index, a narrow column), united.
+_BY_HOUSEHOLD_ID = "household_id in ($text, upper($text))"
+_BY_KIND = {
+    "id_number": "head_id_tail = right($text, 6) and head_id_number = $text",
+    "id_tail": "ends_with(head_id_tail, $text)",
+    "household_id": None,
+    "name_or_id": "contains(head_name, $text)",
 }
-# A household id first, then the whole name, names starting with the text, names containing it.
-_RANK = f"""case
-    when {_HOUSEHOLD_ID} then 0
-    when directory.head_name = $text then 1
-    when starts_with(directory.head_name, $text) then 2
-    else 3
-end"""
+_MATCHED_BY = {
+    "id_number": "'身份证号'",
+    "id_tail": "'身份证号后' || length($text) || '位'",
+    "household_id": "'农户编号'",
+    "name_or_id": "'户主姓名'",
+}
 
 
 @cached
@@ -105,33 +102,49 @@ def find_households(
     may not search ID numbers by that match no household id either."""
     access.require(scope, access.NAMED_HOUSEHOLDS, "查找农户")
     value, kind, refusal = search_kind(text, access.full_ids(scope))
-    condition, matched_by = _CONDITIONS[kind]
+    columns = """
+        household_id, head_name, head_id_number, village_code, village_name, township_code,
+        township_name,
+    """
+    branches = [
+        f"select {columns} from main.household_directory where {condition} {scope.where_sql()}"
+        for condition in (_BY_HOUSEHOLD_ID, _BY_KIND[kind])
+        if condition
+    ]
     found = frame(
         token,
         scope,
         f"""
         with
 
+        matched as ({" union ".join(branches)}),
+
         found as (
             select
-                directory.household_id, directory.head_name, directory.head_id_number,
-                directory.village_code, directory.village_name, directory.township_code,
-                directory.township_name,
-                {_RANK} as match_rank,
-                case when {_HOUSEHOLD_ID} then '农户编号' else {matched_by} end as matched_by,
+                *,
+                case
+                    when household_id in ($text, upper($text)) then 0
+                    when head_name = $text then 1
+                    when starts_with(head_name, $text) then 2
+                    else 3
+                end as match_rank,
+                case
+                    when household_id in ($text, upper($text)) then '农户编号'
+                    else {_MATCHED_BY[kind]}
+                end as matched_by,
                 count(*) over () as total_matches,
-            from main.household_directory as directory
-            where {condition} {scope.where_sql("directory")}
-            order by match_rank, directory.head_name, directory.household_id
+            from matched
+            order by match_rank, head_name, household_id
             limit $limit
         ),
 
         scores as (
-            select household_id, grade, score, rating_stale,
-            from main.household_scores
-            where as_of = $as_of {scope.where_sql()}
-                and village_code in (select village_code from found)
-                and household_id in (select household_id from found)
+            select scores.household_id, scores.grade, scores.score, scores.rating_stale,
+            from main.household_scores as scores
+            semi join found
+                on scores.village_code = found.village_code
+                and scores.household_id = found.household_id
+            where scores.as_of = $as_of {scope.where_sql("scores")}
         )
 
         select
