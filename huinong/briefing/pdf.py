@@ -3,16 +3,8 @@ driven by playwright; never a downloaded browser."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
+# The same chromium, started the same way, as the page benchmark and the browser tests.
+from huinong.pagebench import CHROMIUM, CHROMIUM_ARGS
 
 
 class PrintError(Exception):

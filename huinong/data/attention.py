@@ -12,6 +12,7 @@ from datetime import date
 import polars as pl
 
 from huinong.data.connection import Warehouse, cached, frame
+from huinong.data.lines import policy_numbers_sql
 from huinong.data.scope import Scope
 from huinong.format import count, yuan
 from huinong.why import month_end_label, pct_text, rate_against_line, rate_change_words
@@ -91,16 +92,14 @@ def attention_list(token: Warehouse, as_of: date, scope: Scope) -> pl.DataFrame:
     lines = frame(
         token,
         scope,
-        """
-        select parameter, parameter_value,
-        from main.policy_profile
-        where parameter in ('village_breaker_rate_pct', 'watch_rate_pct', 'township_breaker_share_pct')
-        """,
+        policy_numbers_sql(
+            "village_breaker_rate_pct", "watch_rate_pct", "township_breaker_share_pct"
+        ),
     )
     return attention_rows(
         villages.to_dicts(),
         townships.to_dicts(),
-        dict(lines.iter_rows()),
+        lines.row(0, named=True),
     )
 
 

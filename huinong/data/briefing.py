@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from huinong.data.connection import Warehouse, cached, frame
+from huinong.data.lines import policy_numbers_sql
 from huinong.data.scope import Scope
 
 # The policy parameters a briefing prints (policy_profile), as numbers.
@@ -63,29 +64,25 @@ def briefing_facts(token: Warehouse, month: date, scope: Scope) -> dict | None:
             where as_of = (select max(as_of) from main.village_breaker) {scope.where_sql()}
         ),
 
-        lines as (
-            select
-                {
-            ", ".join(
-                f"cast(any_value(parameter_value) filter (where parameter = '{name}')"
-                f" as decimal(18, 6)) as {name}"
-                for name in BRIEFING_LINES
-            )
-        },
-                any_value(parameter_value) filter (where parameter = 'district_name')
-                    as district_name,
+        lines as ({policy_numbers_sql(*BRIEFING_LINES)}),
+
+        district as (
+            select parameter_value as district_name,
             from main.policy_profile
+            where parameter = 'district_name'
         )
 
         select
             snapshot.as_of, snapshot.is_month_end, previous.previous_month_end,
             first_month_end.first_month_end, names.township_name, names.village_name, lines.*,
+            district.district_name,
             build_info.built_at, build_info.as_of as data_as_of,
         from snapshot
         cross join previous
         cross join first_month_end
         cross join names
         cross join lines
+        cross join district
         cross join main.build_info as build_info
         """,
         {"month": month, "level": scope.level},

@@ -8,6 +8,7 @@ from datetime import date
 import polars as pl
 
 from huinong.data.connection import Warehouse, cached, frame
+from huinong.data.lines import policy_numbers_sql
 from huinong.data.scope import Scope
 
 
@@ -25,12 +26,9 @@ def rating_freshness(token: Warehouse, as_of: date, scope: Scope) -> pl.DataFram
             freshness.village_name, freshness.households_rated,
             freshness.households_rating_stale, freshness.rating_stale_share,
             freshness.oldest_collected_on,
-            (
-                select cast(parameter_value as integer)
-                from main.policy_profile
-                where parameter = 'stale_collection_months'
-            ) as stale_collection_months,
+            cast(lines.stale_collection_months as integer) as stale_collection_months,
         from main.village_rating_freshness as freshness
+        cross join ({policy_numbers_sql("stale_collection_months")}) as lines
         where freshness.as_of = $as_of {scope.where_sql("freshness")}
         order by freshness.households_rating_stale desc, freshness.village_code
         """,

@@ -12,6 +12,7 @@ import polars as pl
 
 from huinong.data import access
 from huinong.data.connection import Warehouse, cached, frame
+from huinong.data.lines import policy_numbers_sql
 from huinong.data.scope import Scope
 from huinong.format import ITEM_NAMES, ITEMS, VETO_WORDS
 
@@ -166,13 +167,13 @@ def score_conditions(
                 and collected_on = (select collected_on from scores)
         ),
 
-        lines as (
-            select
-                cast(any_value(parameter_value) filter (where parameter = 'd3_overdue_points')
-                    as integer) as overdue_points,
-                cast(any_value(parameter_value) filter (where parameter = 'd3_npl_points')
-                    as integer) as npl_points,
-            from main.policy_profile
+        lines as ({policy_numbers_sql("d3_overdue_points", "d3_npl_points")}),
+
+        -- The day's points of every item, one row per item (a1 … d6, poor_bonus).
+        day_items as (
+            unpivot (select {columns}, from scores)
+            on {columns}
+            into name item value item_points
         ),
 
         collected as (
@@ -201,7 +202,7 @@ def score_conditions(
             select
                 'd3' as item, 100 as condition_no,
                 format('采集日后贷款逾期 {{}} 次', book_events.overdue) as condition,
-                - book_events.overdue * lines.overdue_points as points,
+                cast(- book_events.overdue * lines.d3_overdue_points as integer) as points,
             from book_events
             cross join lines
             where book_events.overdue > 0
@@ -209,42 +210,40 @@ def score_conditions(
             select
                 'd3' as item, 101 as condition_no,
                 format('采集日后贷款不良 {{}} 次', book_events.npl) as condition,
-                - book_events.npl * lines.npl_points as points,
+                cast(- book_events.npl * lines.d3_npl_points as integer) as points,
             from book_events
             cross join lines
             where book_events.npl > 0
+        ),
+
+        held as (
+            select
+                item, condition_no, condition, points, collected_on, '采集' as source,
+            from collected
+            union all
+            select
+                item, condition_no, condition, points, cast(null as date) as collected_on,
+                '贷款台账' as source,
+            from book
         )
 
-        select
-            item, condition_no, condition, points, collected_on, '采集' as source,
-        from collected
-        union all
-        select
-            item, condition_no, condition, points, cast(null as date) as collected_on,
-            '贷款台账' as source,
-        from book
-        order by item, condition_no
+        select held.*, cast(day_items.item_points as integer) as item_points,
+        from held
+        left join day_items on held.item = day_items.item
+        order by held.item, held.condition_no
         """,
         {"as_of": as_of, "household": household_id},
     )
-    if result.is_empty():
-        return result.with_columns(
-            pl.lit(None, pl.String).alias("item_name"), pl.lit(None, pl.Int32).alias("item_points")
-        )
-    item_points = _item_points(token, as_of, scope, household_id)
     rows = []
     for row in result.iter_rows(named=True):
         if row["item"] == "d6":
-            row = _d6_on_the_day(row, item_points["d6"], rows)
+            row = _d6_on_the_day(row, rows)
         rows.append(row)
     order = {item: position for position, item in enumerate(ITEMS)}
-    table = pl.DataFrame(rows, schema=result.schema)
     return (
-        table.with_columns(
+        pl.DataFrame(rows, schema=result.schema)
+        .with_columns(
             pl.col("item").replace_strict(ITEM_NAMES, default=None).alias("item_name"),
-            pl.col("item")
-            .replace_strict(item_points, default=None, return_dtype=pl.Int32)
-            .alias("item_points"),
             pl.col("item").replace_strict(order, default=len(order)).alias("item_order"),
         )
         .sort("item_order", "condition_no")
@@ -252,27 +251,12 @@ def score_conditions(
     )
 
 
-def _d6_on_the_day(row: dict, d6_points: int, earlier: list[dict]) -> dict:
+def _d6_on_the_day(row: dict, earlier: list[dict]) -> dict:
     """D6 costs its points once that day (R-C3): on the dishonest-debtor listing when there is
     one, else on the enforcement record; a record older than three years costs nothing."""
     already = any(other["item"] == "d6" and other["points"] for other in earlier)
-    if d6_points and not already:
-        return {**row, "points": d6_points}
-    if not d6_points and row["condition"].startswith("被执行记录"):
+    if row["item_points"] and not already:
+        return {**row, "points": row["item_points"]}
+    if not row["item_points"] and row["condition"].startswith("被执行记录"):
         return {**row, "condition": f"{row['condition']}（已超过三年，不再扣分）", "points": 0}
     return {**row, "points": 0}
-
-
-def _item_points(token: Warehouse, as_of: date, scope: Scope, household_id: str) -> dict:
-    """A household's item points at ``as_of`` (household_scores: a1 … d6, poor_bonus)."""
-    result = frame(
-        token,
-        scope,
-        f"""
-        select {", ".join(ITEMS)},
-        from main.household_scores
-        where as_of = $as_of {scope.where_sql()} and household_id = $household
-        """,
-        {"as_of": as_of, "household": household_id},
-    )
-    return result.row(0, named=True)

@@ -11,19 +11,15 @@ import polars as pl
 
 from huinong.data import access
 from huinong.data.connection import Warehouse, cached, frame
+from huinong.data.lines import policy_numbers_sql
 from huinong.data.scope import Scope
 
-# The lines the breaker was computed against (policy_profile), as exact decimals.
-_LINES_SQL = """
-    select
-        cast(any_value(parameter_value) filter (where parameter = 'village_breaker_rate_pct')
-            as decimal(18, 6)) as breaker_line_pct,
-        cast(any_value(parameter_value) filter (where parameter = 'watch_rate_pct')
-            as decimal(18, 6)) as watch_line_pct,
-        cast(any_value(parameter_value) filter (where parameter = 'township_breaker_share_pct')
-            as decimal(18, 6)) as share_line_pct,
-    from main.policy_profile
-"""
+# The lines the breaker was computed against (policy_profile), in %.
+_LINES_SQL = policy_numbers_sql(
+    breaker_line_pct="village_breaker_rate_pct",
+    watch_line_pct="watch_rate_pct",
+    share_line_pct="township_breaker_share_pct",
+)
 
 
 @cached
