@@ -75,7 +75,7 @@ def search_kind(text: str, full_ids: bool) -> tuple[str, str, str | None]:
 # Each way of matching is its own simple filter (an index, a narrow column), united.
 _BY_HOUSEHOLD_ID = "household_id in ($text, upper($text))"
 _BY_KIND = {
-    "id_number": "head_id_tail = right($text, 6) and head_id_number = $text",
+    "id_number": "head_id_number = $text",
     "id_tail": "ends_with(head_id_tail, $text)",
     "household_id": None,
     "name_or_id": "contains(head_name, $text)",

@@ -2,14 +2,17 @@
 -- its latest information collection, and its home village and township (R-B1: the village of the
 -- latest collection). A narrow table of 1,000,000 rows at most, sorted by name, so that a search by
 -- name, household id or ID number scans a few columns instead of every collection of
--- household_register. Grades are read from household_scores for the few households found. An
--- index on household_id finds a household by its id without a scan; head_id_tail (the last six
--- characters of the ID number) serves searches by the last digits and narrows a full number's.
+-- household_register. Grades are read from household_scores for the few households found. Indexes
+-- on household_id and on the ID number find a household by either without a scan; head_id_tail
+-- (the last six characters of the ID number) serves searches by the last digits.
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     pre_hook="{{ delete_touched('household_id', 'touched_households') }}",
-    post_hook="create index if not exists household_directory_household_id on {{ this }} (household_id)",
+    post_hook=[
+        "create index if not exists household_directory_household_id on {{ this }} (household_id)",
+        "create index if not exists household_directory_id_number on {{ this }} (head_id_number)",
+    ],
 ) }}
 
 -- depends_on: {{ source('intake', 'touched_households') }}
