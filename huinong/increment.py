@@ -17,6 +17,7 @@ from datetime import date, timedelta
 
 import duckdb
 
+from huinong.mart_columns import missing_mart_columns
 from huinong.schema import LOANS
 
 PUBLISHED = "published"
@@ -96,6 +97,11 @@ def plan_increment(
         return IncrementPlan(False, "统计截止日早于上次构建")
     if not _homes_are_a_view(con):
         return IncrementPlan(False, "已发布的数据仓库由旧版本程序构建")
+    missing = missing_mart_columns(con)
+    if missing:
+        return IncrementPlan(
+            False, f"已发布的数据仓库由旧版本程序构建，缺少新版本的列（{'、'.join(missing[:3])}）"
+        )
     cutoff = last_month_end(previous["as_of"]) + timedelta(days=1)
     params = {"cutoff": cutoff}
     p = PUBLISHED
