@@ -1,4 +1,4 @@
-"""python -m huinong generate | build | deliver | deliveries | bench.
+"""python -m huinong generate | build | deliver | deliveries | bench | briefing.
 
 Every failure a user can meet ends in one Chinese line on stderr and a non-zero exit code, never
 a traceback (set HUINONG_DEBUG=1 to see one). Deliveries, withdrawals and builds are written to
@@ -232,6 +232,31 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _month(text: str) -> date:
+    try:
+        return date.fromisoformat(f"{text}-01")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"月份格式应为 YYYY-MM：{text}") from error
+
+
+def _briefing(args: argparse.Namespace) -> int:
+    import logging
+
+    import streamlit  # noqa: F401 - its loggers exist once it is imported
+
+    # The dashboard's queries cache per Streamlit session; here there is none, and that is fine.
+    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
+    from huinong.briefing import BriefingError, PrintError, write_briefing
+
+    try:
+        out = write_briefing(Path(args.db), args.as_of, args.scope, Path(args.out))
+    except (BriefingError, PrintError) as error:
+        print(f"简报生成失败：{error}", file=sys.stderr, flush=True)
+        return 1
+    _say(f"月度简报已生成：{out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m huinong", description="惠农信用看板 命令行")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -298,6 +323,15 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--work-dir", default=None, help="工作目录（默认临时目录）")
     bench.add_argument("--keep", action="store_true", help="保留生成的数据和仓库")
     bench.set_defaults(run=_bench)
+
+    briefing = commands.add_parser("briefing", help="生成领导小组月度简报（PDF）")
+    briefing.add_argument("--as-of", type=_month, required=True, help="统计月份 YYYY-MM")
+    briefing.add_argument(
+        "--scope", default="district", help="district（全区，默认）或 9 位乡镇代码"
+    )
+    briefing.add_argument("--db", required=True, help="数据仓库 DuckDB 文件")
+    briefing.add_argument("--out", required=True, help="输出的 PDF 文件")
+    briefing.set_defaults(run=_briefing)
 
     from huinong.auth.cli import add_users_command
 

@@ -22,6 +22,7 @@ from datetime import date, timedelta
 
 import duckdb
 
+from huinong.mart_columns import missing_mart_columns
 from huinong.schema import LOANS
 
 PUBLISHED = "published"
@@ -107,6 +108,11 @@ def plan_increment(
         return IncrementPlan(False, "统计截止日早于上次构建")
     if not _homes_are_a_view(con):
         return IncrementPlan(False, "已发布的数据仓库由旧版本程序构建")
+    missing = missing_mart_columns(con)
+    if missing:
+        return IncrementPlan(
+            False, f"已发布的数据仓库由旧版本程序构建，缺少新版本的列（{'、'.join(missing[:3])}）"
+        )
     if not changes:
         return IncrementPlan(False, unchanged_reason or "原始数据已全部重新读取")
     cutoff = last_month_end(previous["as_of"]) + timedelta(days=1)

@@ -70,14 +70,7 @@ final as (
     select
         *,
         {{ exact_ratio('npl_balance', 'outstanding_balance') }} as npl_rate,
-        case
-            when outstanding_balance = 0 then '无贷款'
-            when {{ rate_exceeds('npl_balance', 'outstanding_balance', var('village_breaker_rate_pct')) }}
-                then '熔断'
-            when {{ rate_exceeds('npl_balance', 'outstanding_balance', var('watch_rate_pct')) }}
-                then '预警'
-            else '正常'
-        end as status,
+        {{ breaker_status('npl_balance', 'outstanding_balance') }} as status,
         outstanding_balance > 0
         and {{ rate_exceeds('npl_balance', 'outstanding_balance', var('village_breaker_rate_pct')) }}
             as tripped,
