@@ -380,3 +380,95 @@ def test_store_states_say_which_deliveries_are_new_or_why_they_cannot_be_compare
     assert new_deliveries({"deliveries": ["0001"], "withdrawn": []}, now)[1] == (
         "已发布的数据仓库不是由本版本程序从数据接收库构建的"
     )
+
+
+# --- Builds ------------------------------------------------------------------------------------
+
+
+def _warehouse_differences(left: Path, right: Path) -> dict[str, tuple[int, int]]:
+    """Rows only in one warehouse or the other, per table: the raw tables the intake writes and
+    every table dbt builds."""
+    con = duckdb.connect()
+    con.execute(f"attach '{left}' as l (read_only)")
+    con.execute(f"attach '{right}' as r (read_only)")
+    built = con.execute(
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_catalog = 'l' and table_schema in ('main', 'intermediate') "
+        "and table_type = 'BASE TABLE' and table_name <> 'build_info'"
+    ).fetchall()
+    found = {}
+    for name in [f"raw.{table}" for table in RAW_TABLES] + [name for (name,) in built]:
+        only = [
+            con.execute(
+                f"select count(*) from (select * from {one}.{name} except all "
+                f"select * from {other}.{name})"
+            ).fetchone()[0]
+            for one, other in (("l", "r"), ("r", "l"))
+        ]
+        if any(only):
+            found[name] = tuple(only)
+    con.close()
+    return found
+
+
+def test_a_store_built_delivery_by_delivery_equals_one_built_at_once(tmp_path) -> None:
+    """Deliveries parsed once and builds that settle only what is new give the warehouse a build
+    validating every delivery anew gives: corrections that fail, duplicates, a delivery withdrawn
+    before any build read it, a monthly delivery built incrementally."""
+    from huinong.warehouse import build
+
+    data = canonical()
+    store = tmp_path / "store"
+    db = tmp_path / "warehouse.duckdb"
+
+    def deliver(number: int, rows: Folder) -> None:
+        folder = write_folder(tmp_path / f"delivery_{number}", rows)
+        delivery = accept_delivery(store, folder, f"第{number}批")
+        assert parse_accepted(delivery)  # as python -m huinong deliver does
+
+    deliver(1, data)
+    first = build(raw_dir=store, db_path=db, accept_jump=True)
+    typo = dict(find_row(data, "households", "H002 / 2024-03-20"), education="大学")
+    renamed = dict(find_row(data, "households", "H003 / 2024-03-20"), head_name="王晓明")
+    twice = dict(find_row(data, "repayments", "P002"), interest_paid="1200.00")
+    deliver(2, {"households": [typo, renamed], "repayments": [twice, twice]})
+    corrections: list[str] = []
+    build(raw_dir=store, db_path=db, progress=corrections.append, accept_jump=True)
+    assert "按报送增量读取：新报送 1 批（第 0002 批），只重新核对其涉及的农户和贷款…" in corrections
+    wrong = dict(find_row(data, "loans", "L002"), amount="5000.00")
+    deliver(3, {"loans": [wrong]})
+    withdraw_delivery(store, "0003", "金额录入错误", "测试")
+    paid_on = first.as_of + dt.timedelta(days=40)
+    payment = dict(find_row(data, "repayments", "P001"), payment_id="P005", paid_on=str(paid_on))
+    deliver(4, {"repayments": [payment]})
+    monthly: list[str] = []
+    result = build(raw_dir=store, db_path=db, progress=monthly.append, accept_jump=True)
+    assert result.mode == "incremental", result.full_build_reason
+    assert "按报送增量读取：新报送 1 批（第 0004 批），只重新核对其涉及的农户和贷款…" in monthly
+    assert not [line for line in monthly if line.startswith("校验")]
+
+    anew = tmp_path / "store_anew"
+    shutil.copytree(store, anew, ignore=shutil.ignore_patterns(PARSED_DIR))
+    full = build(raw_dir=anew, db_path=tmp_path / "anew.duckdb", incremental=False)
+    assert _warehouse_differences(db, full.db_path) == {}
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(
+            "select delivery_id, reasons from raw.quarantine order by all"
+        ).fetchall() == [
+            ("0002", ["更正行未通过校验，保留原数据", typo_reason()]),
+            ("0002", ["更正行未通过校验，保留原数据", "还款流水号重复：与第 1 行相同"]),
+            ("0002", ["更正行未通过校验，保留原数据", "还款流水号重复：与第 2 行相同"]),
+        ]
+        assert con.execute(
+            "select head_name from raw.households where household_id = 'H003'"
+        ).fetchall() == [("王晓明",)]
+
+    withdraw_delivery(store, "0002", "更正有误", "测试")
+    withdrawn: list[str] = []
+    result = build(raw_dir=store, db_path=db, progress=withdrawn.append, accept_jump=True)
+    assert "读取全部报送：第 0002 批报送已撤回" in withdrawn
+    assert (result.mode, result.full_build_reason) == ("full", "第 0002 批报送已撤回")
+
+
+def typo_reason() -> str:
+    return "户主文化程度不在可选值内：大学（可选：小学及以下/初中/高中/中专/大专/本科/研究生）"
