@@ -378,7 +378,7 @@ def test_amounts_summing_beyond_the_warehouse_are_refused_naming_the_rows(
 ) -> None:
     # Each amount is allowed; together they would not fit. The real bound (10^16 元) needs ten
     # million rows; a lower one shows the same check on four.
-    monkeypatch.setattr("huinong.intake.run.MAX_AMOUNT_TOTAL", Decimal(1_000_000))
+    monkeypatch.setattr("huinong.intake.combined.MAX_AMOUNT_TOTAL", Decimal(1_000_000))
     with pytest.raises(IntakeError) as refused:
         load(write_folder(tmp_path / "raw", canonical()))
     message = str(refused.value)

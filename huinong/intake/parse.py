@@ -122,7 +122,7 @@ def parse_file(
 ) -> ParsedFile:
     """Read ``source``, validate its rows on their own and write them to ``target`` (parquet).
 
-    ``con`` must keep insertion order and have the NFKC function (huinong.intake.run.session).
+    ``con`` must keep insertion order and have the NFKC function (session below).
     """
     staged = _stage(con, source, work_dir, checks, say)
     try:
