@@ -41,6 +41,8 @@ VETO_WORDS = {
     "V2": "当前被执行或失信被执行人 一票否决",
     "V3": "贷款逾期 一票否决",
     "V4": "担保贷款逾期 一票否决",
+    # V1 or V2 (or both) as read by a user without view_sensitive_vetoes (huinong.auth.redact).
+    "VS": "一票否决（不宜公开事项）",
 }
 
 # Rule items of POLICY.md R-S3..R-S5, in the order of the score sheet.

@@ -15,7 +15,10 @@ Rules this package keeps, so that the same app serves 20,000 households or 1,000
   filter is one of three fixed SQL fragments (huinong.data.scope); values always travel as
   parameters.
 - Every statement runs through one core function (huinong.data.connection), handed the scope it
-  covers: the one place where a user's own scope is to be enforced.
+  covers; a Scope is only issued by ``authorize(user, township, village)`` (huinong.data.scope):
+  the request intersected with the signed-in user's own area, with what the user may read of
+  households. The core refuses anything else, household queries refuse a user without
+  ``view_named_households``, and ID numbers and the V1/V2 vetoes are redacted in SQL.
 - Aggregation happens in SQL; a household list never returns more than ``MAX_ROWS`` rows
   (downloads stream the full result from SQL with ``stream_report``).
 - Results are cached with ``st.cache_data``; every argument, including the warehouse token
@@ -76,12 +79,14 @@ from huinong.data.overview import (
 )
 from huinong.data.reports import (
     DOWNLOADS,
+    ID_REPORTS,
+    NAMED_REPORTS,
     REPORTS,
     report_preview,
     report_row_count,
     stream_report,
 )
-from huinong.data.scope import Scope
+from huinong.data.scope import Scope, authorize
 from huinong.data.village import (
     area_table,
     household,
@@ -97,13 +102,16 @@ __all__ = [
     "HISTORY_MONTHS",
     "HOUSEHOLD_ORDERINGS",
     "KPI_COLUMNS",
+    "ID_REPORTS",
     "MAX_ROWS",
+    "NAMED_REPORTS",
     "REPORTS",
     "STREAM_BATCH_ROWS",
     "Scope",
     "Warehouse",
     "WarehouseMissing",
     "area_table",
+    "authorize",
     "bench_calls",
     "breaker_history",
     "build_info",

@@ -177,7 +177,7 @@ def kpi(token: Warehouse, as_of: date, scope: Scope) -> pl.DataFrame:
     household_scores, village_breaker and loan_status (kpi_monthly stops at townships).
     """
     if scope.level == "village":
-        params = {"as_of": as_of, "title_pct": policy(token)["title_rate_pct"]}
+        params = {"as_of": as_of, "title_pct": policy(token, scope)["title_rate_pct"]}
         return frame(token, scope, _VILLAGE_KPI_SQL, params)
     columns = ", ".join(KPI_COLUMNS)
     return frame(
@@ -188,7 +188,7 @@ def kpi(token: Warehouse, as_of: date, scope: Scope) -> pl.DataFrame:
         from main.kpi_monthly
         where as_of = $as_of and scope_level = $level and scope_code = $code
         """,
-        {"as_of": as_of, "level": scope.level, "code": scope.code or district_code(token)},
+        {"as_of": as_of, "level": scope.level, "code": scope.code or district_code(token, scope)},
     )
 
 
@@ -218,7 +218,11 @@ def kpi_trend(token: Warehouse, until: date, scope: Scope) -> pl.DataFrame:
             where is_month_end and as_of <= $until and scope_level = $level and scope_code = $code
             order by as_of
             """,
-            {"until": until, "level": scope.level, "code": scope.code or district_code(token)},
+            {
+                "until": until,
+                "level": scope.level,
+                "code": scope.code or district_code(token, scope),
+            },
         )
     return frame(
         token,
@@ -272,7 +276,7 @@ def kpi_trend(token: Warehouse, until: date, scope: Scope) -> pl.DataFrame:
 def village_changes(token: Warehouse, as_of: date, scope: Scope) -> pl.DataFrame:
     """Villages whose breaker status changed since the previous month-end: newly 熔断, newly
     预警, or lifted (熔断 before, not now). Columns: change, township, village, rates, statuses."""
-    previous = previous_month_end(token, as_of)
+    previous = previous_month_end(token, as_of, scope)
     if previous is None:
         return pl.DataFrame()
     return frame(
@@ -325,7 +329,7 @@ def village_changes(token: Warehouse, as_of: date, scope: Scope) -> pl.DataFrame
 @cached
 def townships_near_line(token: Warehouse, as_of: date, scope: Scope) -> pl.DataFrame:
     """Townships tripped, or one tripped village away from the 30% line (R-B2)."""
-    share = policy(token)["township_breaker_share_pct"]
+    share = policy(token, scope)["township_breaker_share_pct"]
     return frame(
         token,
         scope,
