@@ -257,6 +257,15 @@ class AuditTrail:
             last = con.execute("select id, hash from audit_log order by id desc limit 1").fetchone()
         return Head(last[0], last[1]) if last else Head(0, _GENESIS)
 
+    def usernames(self) -> list[str]:
+        """Every account name that appears in the trail, for the 审计日志 page's filter."""
+        with self._connect() as con:
+            rows = con.execute(
+                "select distinct username from audit_log where username is not null"
+                " order by username"
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def query(
         self,
         *,

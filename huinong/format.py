@@ -6,6 +6,7 @@ display only; rates arrive as fractions (0.0312 = 3.12%). ``None`` reads as an e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -362,6 +363,19 @@ def original_row(original: str | None) -> str:
     return "；".join(f"{key}：{'' if value is None else value}" for key, value in row.items())
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def markdown_text(value: object) -> str:
+    """A value shown exactly as written inside Streamlit markdown (st.markdown, st.caption,
+    st.error, st.subheader …): every ASCII punctuation character is backslash-escaped, which
+    CommonMark renders as the character itself. So a link parameter such as
+    ``[请点此重新登录](http://evil.example/login)`` stays text, ``![x](http://…)`` fetches no
+    image, ``http://…`` is no autolink and ``:red[…]`` no colour: text from a URL or a data
+    file never becomes markup."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", "" if value is None else str(value))
+
+
 def mask_id_number(id_number: str | None) -> str:
     """A public notice shows only the first 6 and last 4 characters: 411202********123X."""
     if not id_number:
@@ -380,13 +394,23 @@ class ScoreStep:
     kind: str  # "base" | "add" | "deduct" | "veto" | "total"
 
 
-def score_steps(row: Mapping[str, object], policy: Mapping[str, object]) -> list[ScoreStep]:
+# Items whose words would tell what a V1/V2 veto hides (court enforcement, D6), shown without
+# their words to a user without view_sensitive_vetoes.
+SENSITIVE_ITEMS = ("d6",)
+HIDDEN_ITEM_WORDS = "扣分（不宜公开事项）"
+
+
+def score_steps(
+    row: Mapping[str, object], policy: Mapping[str, object], *, hide_sensitive: bool = False
+) -> list[ScoreStep]:
     """From the base score through every rule item that counts to the final score, in words.
 
     ``row`` is a household_scores row (items a1..d6, poor_bonus, overdue_events, npl_events,
     raw_score, score, vetoes). ``policy`` is the profile the scores were computed with
     (huinong.data.policy of the warehouse, or huinong.policy.default_policy()): the base score,
-    the D3 points and the amounts and levels the items' words name.
+    the D3 points and the amounts and levels the items' words name. ``hide_sensitive``: D6's
+    words (court enforcement) replaced by HIDDEN_ITEM_WORDS; the vetoes come from the data layer
+    already folded (VS) for such a user.
     """
     base = int(policy["base_score"])
     steps = [ScoreStep(f"基础分 {base}", base, "base")]
@@ -398,7 +422,12 @@ def score_steps(row: Mapping[str, object], policy: Mapping[str, object]) -> list
             steps.extend(_d3_steps(row, value, policy))
             continue
         kind = "add" if value > 0 else "deduct"
-        steps.append(ScoreStep(f"{_item_words(item, value, policy)} {points(value)}", value, kind))
+        words = (
+            HIDDEN_ITEM_WORDS
+            if hide_sensitive and item in SENSITIVE_ITEMS
+            else _item_words(item, value, policy)
+        )
+        steps.append(ScoreStep(f"{words} {points(value)}", value, kind))
     raw = int(row.get("raw_score") or 0)
     vetoes = list(row.get("vetoes") or [])
     if vetoes:

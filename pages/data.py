@@ -23,6 +23,7 @@ import streamlit as st
 
 from huinong import data, export, rebuild
 from huinong import format as fmt
+from huinong.auth import id_numbers_in_text_for
 from huinong.intake import (
     PREVIEW_DELIVERY_ID,
     IntakeError,
@@ -32,6 +33,7 @@ from huinong.intake import (
     preview_delivery,
 )
 from huinong.schema import RAW_FILES
+from pages import _signin as signin
 from pages import _ui as ui
 
 ui.route_if_run_directly()
@@ -49,6 +51,10 @@ store = rebuild.store_path()
 db = data.warehouse_path()
 view: ui.View | None = st.session_state.get(ui.VIEW_KEY)
 state = st.session_state
+# app.py lets only manage_data holders reach this page; every upload, publish and rebuild started
+# here is recorded in the audit trail as theirs.
+user = signin.current_user()
+audit = signin.audit_trail()
 
 
 def _upload_limit_bytes() -> int:
@@ -96,7 +102,8 @@ def _log_tail(lines: Sequence[str], count: int = 8) -> str:
 
 
 def _show_status(status: rebuild.RebuildStatus) -> None:
-    built = data.build_info(token)["built_at"] if (token := data.current_warehouse()) else None
+    token = data.current_warehouse()
+    built = data.build_info(token, view.scope)["built_at"] if token and view else None
     serving = f"（构建于 {fmt.timestamp_label(built)}）" if built else ""
     if status.state == "idle":
         st.caption("还没有从本页发起过数据更新。")
@@ -225,6 +232,24 @@ def _validate(files: Sequence) -> None:
     except Exception:
         LOG.exception("preview of an upload failed")
         state["upload_error"] = "校验时发生程序错误，文件未被接收。请检查文件后重试，或联系管理员。"
+    _record_upload(files)
+
+
+def _record_upload(files: Sequence) -> None:
+    """One audit row per uploaded set of files, with what the validation made of it."""
+    summary: IntakeSummary | None = state.get("upload_summary")
+    mine = [c for c in summary.files if c.delivery_id == PREVIEW_DELIVERY_ID] if summary else []
+    audit.record(
+        "upload",
+        user,
+        files=[uploaded.name for uploaded in files],
+        bytes=sum(uploaded.size for uploaded in files),
+        outcome="refused" if state.get("upload_error") else "validated",
+        error=state.get("upload_error"),
+        rows_read=sum(counts.rows_read for counts in mine),
+        rows_loaded=sum(counts.rows_loaded for counts in mine),
+        rows_quarantined=sum(counts.rows_quarantined for counts in mine),
+    )
 
 
 def _unrecognised(files: Sequence) -> list[str]:
@@ -242,10 +267,17 @@ def _unrecognised(files: Sequence) -> list[str]:
 
 
 def _candidate_quarantine(summary: IntakeSummary) -> pl.DataFrame:
+    """This delivery's quarantined rows; the rows as read with their ID numbers masked unless
+    the user may read them in full (as the warehouse's quarantine is, in SQL)."""
     frame = summary.quarantine
     if frame is None:
         return pl.DataFrame()
-    return frame.filter(pl.col("delivery_id") == PREVIEW_DELIVERY_ID)
+    mine = frame.filter(pl.col("delivery_id") == PREVIEW_DELIVERY_ID)
+    return mine.with_columns(
+        pl.col("original")
+        .cast(pl.String)
+        .map_elements(lambda text: id_numbers_in_text_for(user, text), return_dtype=pl.String)
+    )
 
 
 def _file_counts(summary: IntakeSummary) -> pl.DataFrame:
@@ -352,14 +384,18 @@ def _report(summary: IntakeSummary, files: Sequence) -> None:
         stamp = datetime.now().strftime("%Y%m%d_%H%M")
         st.download_button(
             "下载隔离记录（xlsx，退回村组核实）",
-            data=lambda: export.quarantine_xlsx(
-                quarantine,
+            data=ui.export_file(
+                export.QUARANTINE_SPEC,
+                lambda: [export.quarantine_rows(quarantine)],
+                "xlsx",
+                user=user,
+                file_stem=f"隔离记录_{stamp}",
                 heading="数据报送隔离记录（请核实改正后重新报送）",
                 subheading=(
                     f"共 {quarantine.height:,} 行；文件："
                     + "、".join(dict.fromkeys(quarantine["file_name"].to_list()))
-                    + f"；生成时间：{fmt.timestamp_label(datetime.now())}"
                 ),
+                area="本批上传",
             ),
             file_name=f"隔离记录_{stamp}.xlsx",
             mime=export.XLSX_MIME,
@@ -435,6 +471,13 @@ def _publish(running: bool) -> None:
             st.error("接收时发生程序错误，报送未被接收。请稍后重试，或联系管理员。")
             return
         state["publish_message"] = delivery.describe()
+        audit.record(
+            "publish",
+            user,
+            delivery=delivery.delivery_id,
+            source_label=label.strip(),
+            files=[item.name for item in delivery.files],
+        )
         _start_rebuild(after_publish=True)
         _forget_upload()
         state["uploader_round"] = state.get("uploader_round", 0) + 1
@@ -443,13 +486,18 @@ def _publish(running: bool) -> None:
 
 def _start_rebuild(after_publish: bool) -> None:
     accepted = "报送已接收入库，将在下一次更新时进入看板。" if after_publish else ""
+    trigger = "publish" if after_publish else "manual"
     try:
         rebuild.start_rebuild(store, db)
     except rebuild.RebuildBusy as error:
         state["publish_warning"] = f"{error}{accepted}"
+        audit.record("rebuild", user, trigger=trigger, outcome="busy")
     except OSError:
         LOG.exception("starting a rebuild failed")
         state["publish_warning"] = f"无法启动数据更新（程序错误），请联系管理员。{accepted}"
+        audit.record("rebuild", user, trigger=trigger, outcome="failed_to_start")
+    else:
+        audit.record("rebuild", user, trigger=trigger, outcome="started")
 
 
 # ── what is in the store and in the warehouse ─────────────────────────────────────────────────
@@ -489,8 +537,8 @@ def _deliveries_table(deliveries: Sequence) -> None:
     _plain_table(frame, title="已接收的报送", key="deliveries")
 
 
-def _warehouse_intake(token: data.Warehouse) -> None:
-    report = data.load_report(token).with_columns(
+def _warehouse_intake(token: data.Warehouse, scope: data.Scope) -> None:
+    report = data.load_report(token, scope).with_columns(
         pl.col("delivery_id").map_elements(_delivery_label, return_dtype=pl.String),
         pl.col("source_file").map_elements(_file_label, return_dtype=pl.String).alias("file_label"),
     )
@@ -509,7 +557,7 @@ def _warehouse_intake(token: data.Warehouse) -> None:
         key="load_report",
         view=view,
     )
-    reasons = data.quarantine_reasons(token)
+    reasons = data.quarantine_reasons(token, scope)
     if reasons.height:
         st.markdown("##### 隔离原因")
         ui.table(
@@ -522,7 +570,7 @@ def _warehouse_intake(token: data.Warehouse) -> None:
             key="load_reasons",
             view=view,
         )
-    present = set(data.load_report(token)["source_file"].to_list())
+    present = set(data.load_report(token, scope)["source_file"].to_list())
     options = ["", *[name for name in RAW_FILES if name in present]]
     st.markdown("##### 隔离记录")
     chosen = st.selectbox(
@@ -532,12 +580,12 @@ def _warehouse_intake(token: data.Warehouse) -> None:
         key="quarantine_file",
         width=320,
     )
-    total = data.quarantine_count(token, chosen)
+    total = data.quarantine_count(token, scope, chosen)
     if total == 0:
         where = "所选文件" if chosen else "当前数据仓库"
         st.success(f"{where}没有被隔离的行。", icon=":material/check_circle:")
         return
-    rows = export.quarantine_rows(data.quarantine(token, chosen))
+    rows = export.quarantine_rows(data.quarantine(token, scope, chosen))
     note = None
     if total > rows.height:
         note = f"仅显示前 {rows.height:,} 行（共 {total:,} 行），完整记录请下载。"
@@ -548,7 +596,10 @@ def _warehouse_intake(token: data.Warehouse) -> None:
         view=view,
         spec=export.QUARANTINE_SPEC,
         download_rows=lambda: (
-            export.quarantine_rows(batch) for batch in data.stream_quarantine(token, chosen)
+            export.quarantine_rows(batch)
+            for batch in data.stream_quarantine(
+                token, data.authorize(user, purpose="export"), chosen
+            )
         ),
         note=note,
     )
@@ -602,8 +653,8 @@ warehouse = data.current_warehouse()
 if warehouse is None or view is None:
     st.info("数据仓库尚未构建：发布第一批报送后自动构建。", icon=":material/info:")
 else:
+    info = data.build_info(warehouse, view.scope)
     st.caption(
-        f"数据截至 {fmt.date_label(data.build_info(warehouse)['as_of'])}；"
-        f"构建于 {fmt.timestamp_label(data.build_info(warehouse)['built_at'])}"
+        f"数据截至 {fmt.date_label(info['as_of'])}；构建于 {fmt.timestamp_label(info['built_at'])}"
     )
-    _warehouse_intake(view.token)
+    _warehouse_intake(view.token, view.scope)

@@ -42,8 +42,9 @@ def tiny(tmp_path_factory):
 
 
 @pytest.fixture
-def site(tiny, tmp_path, monkeypatch):
-    """A copy of the tiny store and its warehouse, with the dashboard pointed at them."""
+def site(tiny, tmp_path, monkeypatch, accounts_env):
+    """A copy of the tiny store and its warehouse, with the dashboard pointed at them (signed
+    in as the 金融办 account)."""
     copy = tiny.copy(tmp_path / "site")
     monkeypatch.setenv("HUINONG_DB", str(copy.db))
     monkeypatch.setenv("HUINONG_STORE", str(copy.store))
@@ -241,7 +242,7 @@ def test_a_failed_update_is_reported_and_the_dashboard_keeps_its_data(site):
     assert metric(open_app("overview"), "评级农户") == fmt.count(before, "户")
 
 
-def test_the_first_delivery_builds_the_first_warehouse(tiny, tmp_path, monkeypatch):
+def test_the_first_delivery_builds_the_first_warehouse(tiny, tmp_path, monkeypatch, accounts_env):
     db = tmp_path / "warehouse.duckdb"
     store = tmp_path / "raw_store"
     monkeypatch.setenv("HUINONG_DB", str(db))

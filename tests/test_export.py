@@ -15,10 +15,13 @@ pytest.register_assert_rewrite("dashboard_support")
 from dashboard_support import latest_as_of, query  # noqa: E402
 
 from huinong import data, export  # noqa: E402
+from huinong.auth import User  # noqa: E402
 
 pytest_plugins = ("dashboard_support",)
 
 ID_NUMBERS = ["41120219800101001X", "411202198512310017"]
+# Files as the 金融办 exports them: full ID numbers (export_full_id).
+OFFICE = User("jrb", "金融办甲", "office")
 
 
 def _households() -> pl.DataFrame:
@@ -237,7 +240,9 @@ def _report_xlsx(token, report: str, as_of: date, scope: data.Scope):
 
 def test_township_summary_totals_equal_the_district_row_of_kpi_monthly(token, app_db):
     as_of = latest_as_of(app_db)
-    sheet, headers = _report_xlsx(token, "township_summary", as_of, data.Scope.district())
+    sheet, headers = _report_xlsx(
+        token, "township_summary", as_of, data.authorize(OFFICE, purpose="export")
+    )
     rated, granted, outstanding, npl, villages = query(
         app_db,
         """
@@ -267,7 +272,7 @@ def test_credit_household_list_has_every_credit_household_with_text_ids(token, a
         "select township_code from main.township_breaker where as_of = ? order by 1 limit 1",
         [as_of],
     )[0][0]
-    scope = data.Scope.township(township)
+    scope = data.authorize(OFFICE, township, purpose="export")
     sheet, headers = _report_xlsx(token, "credit_households", as_of, scope)
     expected, limits = query(
         app_db,
@@ -296,7 +301,10 @@ def test_village_breaker_csv_lists_every_village_with_its_status(token, app_db):
     as_of = latest_as_of(app_db)
     spec = export.REPORT_SPECS["village_breaker"]
     body = export.write_csv(
-        spec, data.stream_report(token, "village_breaker", as_of, data.Scope.district())
+        spec,
+        data.stream_report(
+            token, "village_breaker", as_of, data.authorize(OFFICE, purpose="export")
+        ),
     )
     assert body[:3] == b"\xef\xbb\xbf"
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
