@@ -70,13 +70,20 @@ def may_use(user: User | None, spec: PageSpec) -> bool:
     return all(user.has(permission) for permission in spec.needs)
 
 
+def _signing_in() -> None:
+    """The home page while nobody is signed in (the form is drawn by app.py)."""
+
+
 def navigation(user: User | None) -> tuple[st.navigation, dict[str, PageSpec]]:
     """Every page, so that any link resolves to its page (and keeps its parameters through the
     sign-in); those the user may not use are hidden. The first page the user may use is the
-    home page ("/")."""
+    home page ("/"). Signed out, "/" is a page of its own: the first run after the sign-in then
+    lands on the user's home page (the auditor's is 审计日志), not on the one before."""
     allowed = [spec for spec in PAGE_SPECS if may_use(user, spec)]
-    home = allowed[0] if allowed else PAGE_SPECS[0]
+    home = allowed[0] if allowed else None
     sections: dict[str, list] = {}
+    if user is None:
+        sections["登录"] = [st.Page(_signing_in, title="登录", default=True)]
     specs: dict[str, PageSpec] = {}
     for spec in PAGE_SPECS:
         visibility = "visible" if spec in allowed else "hidden"

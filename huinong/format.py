@@ -364,16 +364,21 @@ def original_row(original: str | None) -> str:
 
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM turns http://…, www.… and a@b.cn in plain text into links after escapes are read; an
+# invisible word joiner (U+2060) inside the trigger keeps them text.
+_AUTOLINK_TRIGGERS = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?=@)")
+WORD_JOINER = "\u2060"
 
 
 def markdown_text(value: object) -> str:
-    """A value shown exactly as written inside Streamlit markdown (st.markdown, st.caption,
-    st.error, st.subheader …): every ASCII punctuation character is backslash-escaped, which
-    CommonMark renders as the character itself. So a link parameter such as
-    ``[请点此重新登录](http://evil.example/login)`` stays text, ``![x](http://…)`` fetches no
-    image, ``http://…`` is no autolink and ``:red[…]`` no colour: text from a URL or a data
-    file never becomes markup."""
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", "" if value is None else str(value))
+    """A value shown as written inside Streamlit markdown (st.markdown, st.caption, st.error,
+    st.subheader …): every ASCII punctuation character is backslash-escaped, which CommonMark
+    renders as the character itself, and a word joiner breaks what GFM would autolink. So a
+    link parameter such as ``[请点此重新登录](http://evil.example/login)`` stays text,
+    ``![x](http://…)`` fetches no image, ``http://…`` is no link and ``:red[…]`` no colour:
+    text from a URL or a data file never becomes markup."""
+    text = _AUTOLINK_TRIGGERS.sub(WORD_JOINER, "" if value is None else str(value))
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
 
 
 def mask_id_number(id_number: str | None) -> str:

@@ -5,7 +5,7 @@ directly (never through huinong.data) for the values a user should see."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -246,10 +246,20 @@ BAD_ROWS = {
 }
 
 
-def write_next_delivery(raw_dir: Path, out_dir: Path, new: int = NEW_HOUSEHOLDS) -> Path:
+# Head names a spreadsheet would run as formulas if a CSV carried them as they are.
+HOSTILE_NAMES = ('=HYPERLINK("http://evil.example","点此")', "+1+1", "-2+3", "@SUM(A1)")
+
+
+def write_next_delivery(
+    raw_dir: Path,
+    out_dir: Path,
+    new: int = NEW_HOUSEHOLDS,
+    head_names: Sequence[str] = (),
+) -> Path:
     """A follow-up delivery: households.csv with ``new`` newly collected households (copies of
-    existing ones under new ids, collected on the latest collection date) and one bad row per
-    BAD_ROWS entry, plus an unknown column 备注. Returns the file's path."""
+    existing ones under new ids, collected on the latest collection date; the first ones named
+    ``head_names``) and one bad row per BAD_ROWS entry, plus an unknown column 备注. Returns the
+    file's path."""
     import csv
 
     with (raw_dir / "households.csv").open(encoding="utf-8", newline="") as source:
@@ -261,14 +271,15 @@ def write_next_delivery(raw_dir: Path, out_dir: Path, new: int = NEW_HOUSEHOLDS)
         writer = csv.DictWriter(target, fieldnames=[*rows[0], "备注"])
         writer.writeheader()
         for index in range(new):
-            writer.writerow(
-                {
-                    **rows[index],
-                    "household_id": f"HHNEW{index:05d}",
-                    "collected_on": latest,
-                    "备注": "新采集",
-                }
-            )
+            row = {
+                **rows[index],
+                "household_id": f"HHNEW{index:05d}",
+                "collected_on": latest,
+                "备注": "新采集",
+            }
+            if index < len(head_names):
+                row["head_name"] = head_names[index]
+            writer.writerow(row)
         for offset, (household_id, (column, value, _reason)) in enumerate(BAD_ROWS.items()):
             row = {**rows[new + offset], "household_id": household_id, "备注": ""}
             if column == "head_id_number":
