@@ -358,3 +358,43 @@ def test_the_office_adds_a_user_who_signs_in_with_the_one_time_password(app_db, 
     session = accounts_env.store().sign_in("wang", one_time)
     assert session.must_change_password and session.user.township_code == accounts_env.township
     assert one_time != PASSWORD
+
+
+# ── the documentation's claims ────────────────────────────────────────────────────────────────
+
+
+def test_the_readme_role_table_is_the_permission_matrix():
+    from huinong import REPO_ROOT
+    from huinong.auth import permissions, roles
+
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## 登录与权限") :]
+    header = next(line for line in section.splitlines() if line.startswith("| 权限 |"))
+    labels = [cell.strip() for cell in header.strip("|").split("|")][1:]
+    assert labels == [role.label for role in roles().values()]
+    by_label = {role.label: role for role in roles().values()}
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "（`" in line]
+    table = {}
+    for line in rows:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        name = cells[0].split("`")[1]
+        table[name] = {label for label, cell in zip(labels, cells[1:], strict=True) if cell}
+    assert table == {
+        name: {label for label, role in by_label.items() if name in role.permissions}
+        for name in permissions()
+    }
+
+
+def test_the_example_secrets_file_configures_every_setting_it_names():
+    import tomllib
+
+    from huinong import REPO_ROOT
+    from huinong.auth import AuthSettings, OidcConfig
+
+    example = tomllib.loads(
+        (REPO_ROOT / ".streamlit" / "secrets.example.toml").read_text(encoding="utf-8")
+    )
+    assert {"redirect_uri", "cookie_secret", "client_id", "client_secret"} <= set(example["auth"])
+    assert example["auth"]["server_metadata_url"].endswith("/.well-known/openid-configuration")
+    assert OidcConfig.from_mapping(example["huinong"]["oidc"]) == OidcConfig()
+    assert AuthSettings.from_mapping(example["huinong"]["auth"]) == AuthSettings()
