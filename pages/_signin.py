@@ -41,6 +41,7 @@ from huinong.auth import (
     accounts_path,
     user_from_claims,
 )
+from huinong.format import markdown_text
 
 TOKEN_KEY = "auth_token"
 USER_KEY = "auth_user"
@@ -256,13 +257,7 @@ def sign_out() -> None:
 def identity(user: User, area: str) -> None:
     """Who is signed in, with their role and area, and 退出登录 (in the sidebar)."""
     st.markdown(
-        f"**{escape(user.display_name)}**（{escape(user.username)}）  \n"
-        f"{user.role_label} · {escape(area)}"
+        f"**{markdown_text(user.display_name)}**（{markdown_text(user.username)}）  \n"
+        f"{user.role_label} · {markdown_text(area)}"
     )
     st.button("退出登录", key="sign_out", icon=":material/logout:", on_click=sign_out)
-
-
-def escape(text: object) -> str:
-    from huinong.format import markdown_text
-
-    return markdown_text(text)

@@ -356,7 +356,7 @@ def _report(summary: IntakeSummary, files: Sequence) -> None:
     unknown = _unrecognised(files)
     if unknown:
         st.warning(
-            f"未识别的文件（不会接收）：{'、'.join(unknown)}。文件名应为 "
+            f"未识别的文件（不会接收）：{fmt.markdown_text('、'.join(unknown))}。文件名应为 "
             + "、".join(f"{name}.csv" for name in RAW_FILES)
             + " 或对应的 .xlsx。",
             icon=":material/help:",
@@ -639,7 +639,8 @@ elif sum(uploaded.size for uploaded in files) > _upload_limit_bytes():
 else:
     _validate(files)
     if state.get("upload_error"):
-        st.error(f"无法接收：{state['upload_error']}", icon=":material/error:")
+        # The message may name an uploaded file: its name is text, never markup.
+        st.error(f"无法接收：{fmt.markdown_text(state['upload_error'])}", icon=":material/error:")
     elif state.get("upload_summary") is not None:
         st.markdown("#### 校验报告（尚未发布）")
         _report(state["upload_summary"], files)

@@ -4,6 +4,7 @@ directly (never through huinong.data) for the values a user should see."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from huinong import REPO_ROOT
 from huinong.audit import AuditTrail
 from huinong.auth import Accounts, User
+from huinong.format import WORD_JOINER
 from huinong.pagebench import free_port, streamlit_server  # noqa: F401 - used by the tests
 
 APP = REPO_ROOT / "app.py"
@@ -172,6 +174,12 @@ def open_app(
     sign_in(at, user)
     assert not at.exception, [item.value for item in at.exception]
     return at
+
+
+def rendered(markdown: str) -> str:
+    """Markdown source as a person reads it: escaped punctuation (``\\.``) as the character,
+    without the invisible word joiners that keep http:// from becoming a link."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace(WORD_JOINER, "")
 
 
 def metric(at: AppTest, label: str) -> str:

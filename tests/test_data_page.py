@@ -22,6 +22,7 @@ from dashboard_support import (  # noqa: E402
     metric,
     open_app,
     query,
+    rendered,
     table,
     write_next_delivery,
 )
@@ -67,7 +68,7 @@ def upload(at, *files):
 
 
 def texts(elements) -> str:
-    return "\n".join(str(item.value) for item in elements)
+    return "\n".join(rendered(str(item.value)) for item in elements)
 
 
 def test_the_page_lists_deliveries_and_the_warehouse_load_report(site):
