@@ -98,6 +98,15 @@ def test_each_role_sees_its_own_pages_only(dashboard_server, browser):
         open_page(tab, dashboard_server.base, ready, user=username)
         assert nav_links(tab) == pages, username
         assert f"{labels[username]} ·" in tab.get_by_test_id("stSidebar").inner_text()
+        if username == "jrb":
+            # A table's own toolbar offers no download: ours (audited) are the only ones.
+            tab.get_by_role("link", name="村级钻取").click()
+            grid = tab.get_by_test_id("stDataFrame").first
+            grid.wait_for()
+            settle(tab)
+            grid.hover()
+            tab.get_by_role("button", name="Search").wait_for()
+            assert tab.get_by_role("button", name="Download as CSV").count() == 0
         tab.context.close()
     # A page the role may not use, opened by its URL, is refused by name.
     tab = new_tab(browser)
