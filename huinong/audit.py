@@ -48,13 +48,13 @@ EVENTS: dict[str, str] = {
     "user_disabled": "停用用户",  # target
     "user_enabled": "启用用户",  # target
     "role_changed": "变更角色或范围",  # target, old and new role/township/village
-    "access_denied": "越权访问被拒",  # what was requested
-    "view_personal": "查看个人信息",  # page, scope, household (for a later step)
-    "export": "导出",  # report, file_format, scope, rows, full_ids
-    "upload": "上传报送",  # delivery, files, rows
-    "publish": "发布报送",  # delivery
+    "access_denied": "越权访问被拒",  # what was requested (township, village, household, page)
+    "view_personal": "查看个人信息",  # page, household, village, as_of, full_ids
+    "export": "导出",  # report, file_format, file_name, scope, as_of, rows, full_ids
+    "upload": "上传报送",  # files, bytes, outcome, error, rows_read/loaded/quarantined
+    "publish": "发布报送",  # delivery, source_label, files
     "withdraw": "撤回报送",  # delivery, reason
-    "rebuild": "重建数据仓库",  # as_of, outcome
+    "rebuild": "重建数据仓库",  # trigger (publish, manual), outcome (started, busy …)
 }
 
 _GENESIS = "0" * 64

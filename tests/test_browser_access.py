@@ -11,6 +11,7 @@ store."""
 from __future__ import annotations
 
 import csv
+import os
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -36,8 +37,9 @@ pytest_plugins = ("dashboard_support", "browser_support")
 
 pytestmark = [
     pytest.mark.browser,
+    # Under CI a missing chromium is a failure, never a silent skip (as in test_browser.py).
     pytest.mark.skipif(
-        not CHROMIUM.exists(),
+        not CHROMIUM.exists() and os.environ.get("CI") != "true",
         reason="Debian chromium is not installed (/usr/bin/chromium): apt-get install chromium",
     ),
 ]
