@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -218,6 +219,40 @@ def test_xlsx_says_who_exported_it_and_when():
     sheet = _open(xlsx).active
     assert sheet["A2"].value == "范围：全区；导出人：张三（金融办）；导出时间：2024年6月15日 14:05"
     assert [cell.value for cell in sheet[3]][:2] == ["乡镇", "行政村"]  # the table stays put
+
+
+def test_an_export_is_signed_and_recorded_once_with_its_row_count(tmp_path):
+    from huinong.audit import AuditTrail
+
+    trail = AuditTrail(tmp_path / "audit.sqlite")
+    spec = export.REPORT_SPECS["credit_households"]
+    batches = [_households().head(1), _households().tail(1)]
+    common = {
+        "audit": trail,
+        "heading": "湖滨区 信用户名单（2024年6月）",
+        "subheading": "范围：全区",
+        "area": "全区",
+        "as_of": date(2024, 6, 30),
+        "exported_at": datetime(2024, 6, 15, 14, 5),
+    }
+    office = export.produce(
+        spec, batches, "xlsx", user=OFFICE, file_name="信用户名单.xlsx", **common
+    )
+    sheet = _open(office).active
+    assert sheet["A2"].value.endswith("导出人：金融办甲（金融办）；导出时间：2024年6月15日 14:05")
+    assert [sheet.cell(row=row, column=5).value for row in (4, 5)] == ID_NUMBERS
+    # A bank clerk's file has the middle digits hidden, even from rows that carried them.
+    bank = User("yh", "信贷员戊", "bank")
+    body = export.produce(spec, _households(), "csv", user=bank, file_name="x.csv", **common)
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert [row["户主身份证号"] for row in rows] == ["411202********001X", "411202********0017"]
+    recorded = trail.query(events="export")
+    assert recorded.height == 2
+    assert list(recorded["username"]) == ["yh", "jrb"]
+    first, second = (json.loads(details) for details in recorded["details"])
+    assert (first["rows"], first["full_ids"], first["file_format"]) == (2, False, "csv")
+    assert (second["rows"], second["full_ids"], second["report"]) == (2, True, "信用户名单")
+    assert second["scope"] == "全区" and second["as_of"] == "2024-06-30"
 
 
 # ── the standard reports, from the demo warehouse ──────────────────────────────────────────
