@@ -25,13 +25,6 @@ from huinong.auth import AccessDenied, User
 from pages import _signin as signin
 from pages._ui import MISSING_WAREHOUSE, PENDING_KEY, VIEW_KEY, View, base_css
 
-st.set_page_config(
-    page_title="惠农信用看板",
-    page_icon=":material/agriculture:",
-    layout="wide",
-    initial_sidebar_state="expanded",
-)
-
 
 @dataclass(frozen=True)
 class PageSpec:
@@ -321,47 +314,61 @@ def _area_label(token: data.Warehouse | None, user: User) -> str:
     return " ".join(name for name in (names["township_name"], names["village_name"]) if name)
 
 
-base_css()
-session, notice = signin.current_session()
-if session is None or session.must_change_password:
-    # Every page known (hidden), so that a link keeps its path and parameters through the
-    # sign-in; nothing but the form is drawn, and the run stops there.
-    navigation(None)
-    signin.ask_to_sign_in(session, notice)
-if notice:
-    st.toast(notice, icon=":material/check_circle:")
-user = session.user
-st.session_state[signin.USER_KEY] = user
-page, specs = navigation(user)
-spec = specs.get(page.url_path, PAGE_SPECS[0])
-_load_url_once()
-_apply_pending()
-token = data.current_warehouse()
-st.session_state[VIEW_KEY] = None
-view = refusal = None
-if may_use(user, spec) and spec.dashboard and token is not None:
-    view, refusal = _sidebar(token, user)
-    st.session_state[VIEW_KEY] = view
-    _write_url(view, page.url_path)
-elif spec.dashboard and token is None:
-    with st.sidebar:
-        st.warning(MISSING_WAREHOUSE.format(path=data.warehouse_path()))
-with st.sidebar:
-    st.divider()
-    signin.identity(user, _area_label(token, user))
-if not may_use(user, spec):
-    st.error(
-        f"本账号（{user.role_label}）无权使用「{spec.title}」页面。请从左侧选择可用的页面。",
-        icon=":material/block:",
+def main() -> None:
+    """One run: sign-in, navigation, the sidebar's view, then the page (or its refusal)."""
+    st.set_page_config(
+        page_title="惠农信用看板",
+        page_icon=":material/agriculture:",
+        layout="wide",
+        initial_sidebar_state="expanded",
     )
-    signin.audit_trail().record("access_denied", user, page=spec.title)
-else:
-    month_notice = st.session_state.pop("as_of_notice", None)
-    if month_notice:
-        st.warning(fmt.markdown_text(month_notice), icon=":material/info:")
-    if refusal is not None:
-        # Nothing of the refused area is drawn: the page does not run this time.
-        st.error(fmt.markdown_text(refusal), icon=":material/block:")
-        st.caption("已回到本账号可查看的范围，请从左侧重新选择。")
+    base_css()
+    session, notice = signin.current_session()
+    if session is None or session.must_change_password:
+        # Every page known (hidden), so that a link keeps its path and parameters through the
+        # sign-in; nothing but the form is drawn, and the run stops there.
+        navigation(None)
+        signin.ask_to_sign_in(session, notice)
+    if notice:
+        st.toast(notice, icon=":material/check_circle:")
+    user = session.user
+    st.session_state[signin.USER_KEY] = user
+    page, specs = navigation(user)
+    spec = specs.get(page.url_path, PAGE_SPECS[0])
+    _load_url_once()
+    _apply_pending()
+    token = data.current_warehouse()
+    st.session_state[VIEW_KEY] = None
+    view = refusal = None
+    if may_use(user, spec) and spec.dashboard and token is not None:
+        view, refusal = _sidebar(token, user)
+        st.session_state[VIEW_KEY] = view
+        _write_url(view, page.url_path)
+    elif spec.dashboard and token is None:
+        with st.sidebar:
+            st.warning(MISSING_WAREHOUSE.format(path=data.warehouse_path()))
+    with st.sidebar:
+        st.divider()
+        signin.identity(user, _area_label(token, user))
+    if not may_use(user, spec):
+        st.error(
+            f"本账号（{user.role_label}）无权使用「{spec.title}」页面。请从左侧选择可用的页面。",
+            icon=":material/block:",
+        )
+        signin.audit_trail().record("access_denied", user, page=spec.title)
     else:
-        page.run()
+        month_notice = st.session_state.pop("as_of_notice", None)
+        if month_notice:
+            st.warning(fmt.markdown_text(month_notice), icon=":material/info:")
+        if refusal is not None:
+            # Nothing of the refused area is drawn: the page does not run this time.
+            st.error(fmt.markdown_text(refusal), icon=":material/block:")
+            st.caption("已回到本账号可查看的范围，请从左侧重新选择。")
+        else:
+            page.run()
+
+
+# Streamlit (and AppTest) run this file as __main__; importing it (a spawned process re-reading
+# the main module) runs nothing.
+if __name__ == "__main__":
+    main()
