@@ -346,7 +346,9 @@ def main() -> None:
         _write_url(view, page.url_path)
     elif spec.dashboard and token is None:
         with st.sidebar:
-            st.warning(MISSING_WAREHOUSE.format(path=data.warehouse_path()))
+            st.warning(
+                data.warehouse_problem() or MISSING_WAREHOUSE.format(path=data.warehouse_path())
+            )
     with st.sidebar:
         st.divider()
         signin.identity(user, _area_label(token, user))

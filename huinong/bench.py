@@ -286,8 +286,13 @@ def run_bench(
     return report
 
 
-def intake_throughput(rows: int, work_dir: Path, progress: Progress = print) -> dict[str, float]:
-    """Rows per second of load_raw on a generated raw folder as CSV, then with households as xlsx.
+def intake_throughput(
+    rows: int, work_dir: Path, progress: Progress = print, duplicates: int = 1_000_000
+) -> dict[str, dict]:
+    """Rows per second, CPU seconds and peak memory of load_raw, each case in its own process:
+    a generated raw folder as CSV, the same with households as xlsx, and the CSV folder with
+    ``duplicates`` more copies of one payment (a careless office's paste: the duplicate check
+    must stay linear).
 
     ``python -m huinong.bench intake --rows 500000 --work-dir /tmp/intake-bench`` writes
     about ``rows`` household rows (and the loans, schedule and repayments that go with them).
@@ -295,46 +300,41 @@ def intake_throughput(rows: int, work_dir: Path, progress: Progress = print) -> 
     import csv
     import datetime as dt
 
-    import duckdb
     import xlsxwriter
 
     from huinong.demo import generate
-    from huinong.intake import load_raw
     from huinong.schema import RAW_FILES
 
     work_dir = Path(work_dir)
     folder = work_dir / "csv"
-    counts = generate(folder, households=max(rows // 3, 100), seed=20170901)
-    results: dict[str, float] = {}
+    generate(folder, households=max(rows // 3, 100), seed=20170901)
+    results: dict[str, dict] = {}
 
     def timed(raw_dir: Path, label: str) -> None:
-        con = duckdb.connect(str(work_dir / f"{label}.duckdb"), config={"threads": 2})
-        marks: list[tuple[float, str]] = []
-        started = time.perf_counter()
-        summary = load_raw(
-            raw_dir, con, lambda message: marks.append((time.perf_counter(), message))
-        )
-        seconds = time.perf_counter() - started
-        con.close()
-        total = sum(counts.rows_read for counts in summary.files)
-
-        def mark(prefix: str) -> float:
-            return next(at for at, message in marks if message.startswith(prefix))
-
-        # households alone: its reading plus its validation.
-        households = (mark("读取 loans") - mark("读取 households")) + (
-            mark("校验 loans") - mark("校验 households")
-        )
-        rows_households = counts["households"]
-        results[f"{label}_rows_per_second"] = total / seconds
-        results[f"{label}_households_rows_per_second"] = rows_households / households
+        measured = subprocess.run(
+            [sys.executable, "-m", "huinong.bench", "intake-once", "--raw-dir", str(raw_dir),
+             "--db", str(work_dir / f"{label}.duckdb")],
+            cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        result = json.loads(measured.stdout.strip().splitlines()[-1])
+        results[label] = result
         progress(
-            f"{label}：全部 {total:,} 行 {seconds:.1f} 秒（{total / seconds:,.0f} 行/秒）；"
-            f"households {rows_households:,} 行读取与校验 {households:.1f} 秒"
-            f"（{rows_households / households:,.0f} 行/秒）"
+            f"{label}：{result['rows']:,} 行 {result['seconds']:.1f} 秒"
+            f"（{result['rows_per_second']:,.0f} 行/秒），CPU {result['cpu_seconds']:.1f} 秒，"
+            f"峰值内存 {result['peak_rss_bytes'] / 2**30:.2f} GiB；"
+            f"households {result['households_rows_per_second']:,.0f} 行/秒"
         )
 
     timed(folder, "csv")
+    duplicated = work_dir / "duplicates"
+    shutil.copytree(folder, duplicated, dirs_exist_ok=True)
+    with (duplicated / "repayments.csv").open("rb") as handle:
+        handle.readline()
+        payment = handle.readline()
+    with (duplicated / "repayments.csv").open("ab") as handle:
+        for _ in range(duplicates // 10_000):
+            handle.write(payment * 10_000)
+    timed(duplicated, "duplicates")
     xlsx = work_dir / "xlsx"
     shutil.copytree(folder, xlsx, dirs_exist_ok=True)
     (xlsx / "households.csv").unlink()
@@ -363,6 +363,75 @@ def intake_throughput(rows: int, work_dir: Path, progress: Progress = print) -> 
     return results
 
 
+def intake_once(raw_dir: Path, db: Path) -> dict:
+    """One load_raw in this process: rows, wall and CPU seconds, peak RSS (for intake_throughput)."""
+    import resource
+
+    import duckdb
+
+    from huinong.intake import load_raw
+
+    con = duckdb.connect(str(db), config={"threads": 2})
+    marks: list[tuple[float, str]] = []
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    summary = load_raw(raw_dir, con, lambda message: marks.append((time.perf_counter(), message)))
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    con.close()
+    total = sum(counts.rows_read for counts in summary.files)
+
+    def mark(prefix: str) -> float:
+        return next(at for at, message in marks if message.startswith(prefix))
+
+    # households alone: its reading plus its validation.
+    households = (mark("读取 loans") - mark("读取 households")) + (
+        mark("校验 loans") - mark("校验 households")
+    )
+    rows_households = sum(c.rows_read for c in summary.files if c.source_file == "households")
+    return {
+        "rows": total,
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(total / seconds),
+        "cpu_seconds": round(
+            after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2
+        ),
+        "peak_rss_bytes": after.ru_maxrss * 1024,
+        "households_rows_per_second": round(rows_households / households),
+        "rows_quarantined": summary.rows_quarantined,
+    }
+
+
+def preview_memory(megabytes: int, work_dir: Path, progress: Progress = print) -> dict:
+    """Peak memory of the 数据管理 page's preview (the child process huinong.intake.isolated
+    starts) of an upload of about ``megabytes`` MB of CSV files, into an empty store."""
+    import resource
+
+    from huinong.demo import generate
+    from huinong.intake import preview_isolated
+
+    work_dir = Path(work_dir)
+    upload = work_dir / "upload"
+    # About 1,270 bytes of raw files per household (bench/results.json: 126.8 MB at 100,000).
+    generate(upload, households=max(int(megabytes * 1e6 / 1270), 100), seed=20170901)
+    size = sum(path.stat().st_size for path in upload.iterdir())
+    started = time.perf_counter()
+    summary = preview_isolated(None, upload)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    result = {
+        "upload_bytes": size,
+        "rows": sum(counts.rows_read for counts in summary.files),
+        "seconds": round(seconds, 1),
+        "child_peak_rss_bytes": peak,
+    }
+    progress(
+        f"预览 {size / 1e6:,.0f} MB 上传（{result['rows']:,} 行）：{seconds:.1f} 秒，"
+        f"校验子进程峰值内存 {peak / 2**30:.2f} GiB"
+    )
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -375,9 +444,22 @@ def main(argv: list[str] | None = None) -> int:
     intake = commands.add_parser("intake", help="rows per second of the intake alone")
     intake.add_argument("--rows", type=int, required=True)
     intake.add_argument("--work-dir", required=True)
+    intake.add_argument("--duplicates", type=int, default=1_000_000)
+    once = commands.add_parser("intake-once", help="one intake run, as JSON (used by intake)")
+    once.add_argument("--raw-dir", required=True)
+    once.add_argument("--db", required=True)
+    preview = commands.add_parser("preview", help="peak memory of an upload's preview")
+    preview.add_argument("--mb", type=int, default=200)
+    preview.add_argument("--work-dir", required=True)
     args = parser.parse_args(argv)
     if args.command == "intake":
-        intake_throughput(args.rows, Path(args.work_dir))
+        intake_throughput(args.rows, Path(args.work_dir), duplicates=args.duplicates)
+        return 0
+    if args.command == "intake-once":
+        print(json.dumps(intake_once(Path(args.raw_dir), Path(args.db))))
+        return 0
+    if args.command == "preview":
+        preview_memory(args.mb, Path(args.work_dir))
         return 0
     results = time_queries(Path(args.db), args.repeat)
     Path(args.out).write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -201,6 +201,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "accepted_at": ("接收时间", "text"),
     "source_label": ("报送单位", "text"),
     "files": ("文件", "text"),
+    "delivery_status": ("状态", "text"),
+    "withdrawal": ("撤回记录", "text"),
     "rows_read": ("读取", "int"),
     "rows_loaded": ("载入", "int"),
     "rows_quarantined": ("隔离", "int"),

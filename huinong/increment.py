@@ -17,9 +17,12 @@ from datetime import date, timedelta
 
 import duckdb
 
+from huinong.mart_columns import missing_mart_columns
 from huinong.schema import LOANS
 
 PUBLISHED = "published"
+# R-B1's one home (models/intermediate/int_households_homed.sql), a view over the raw tables.
+HOMES = "intermediate.int_households_homed"
 
 
 @dataclass
@@ -55,6 +58,21 @@ def previous_build(con: duckdb.DuckDBPyConnection) -> dict | None:
     return {"as_of": row[0], "data_start": row[1], "policy": json.loads(row[2] or "{}")}
 
 
+def _homes_are_a_view(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the copied warehouse holds R-B1's homes as a view over its raw tables (a warehouse
+    built before that held them as a table: its homes would be the old ones)."""
+    schema, name = HOMES.split(".")
+    return (
+        _count(
+            con,
+            "select count(*) from information_schema.tables where table_catalog = current_database()"
+            " and table_schema = $schema and table_name = $name and table_type = 'VIEW'",
+            {"schema": schema, "name": name},
+        )
+        == 1
+    )
+
+
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> int:
     return con.execute(sql, params or {}).fetchone()[0]
 
@@ -77,6 +95,13 @@ def plan_increment(
         return IncrementPlan(False, "数据的最早日期与上次构建不同")
     if as_of < previous["as_of"]:
         return IncrementPlan(False, "统计截止日早于上次构建")
+    if not _homes_are_a_view(con):
+        return IncrementPlan(False, "已发布的数据仓库由旧版本程序构建")
+    missing = missing_mart_columns(con)
+    if missing:
+        return IncrementPlan(
+            False, f"已发布的数据仓库由旧版本程序构建，缺少新版本的列（{'、'.join(missing[:3])}）"
+        )
     cutoff = last_month_end(previous["as_of"]) + timedelta(days=1)
     params = {"cutoff": cutoff}
     p = PUBLISHED
@@ -153,25 +178,18 @@ def plan_increment(
         if _count(con, sql, params if uses_cutoff else None) > 0:
             return IncrementPlan(False, reason, changes=changes)
 
-    # A household whose latest collection now puts it in another village moves its whole history
-    # (R-B1): its loans, and every date of the old and the new village's townships, are rebuilt.
+    # A household whose home village (R-B1) is now another moves its whole history: its loans, and
+    # every date of the old and the new village's townships, are rebuilt. R-B1 has one home, the
+    # view intermediate.int_households_homed: in this copy of the published warehouse it reads the
+    # raw tables just loaded, in the published warehouse the raw tables it was built from.
     con.execute(
         f"""
         create or replace temp table moves as
         select now.household_id, before.village_code as from_village, now.village_code as to_village
-        from (
-            select household_id, arg_max(village_code, collected_on) as village_code
-            from raw.households
-            where household_id in (select household_id from added_households)
-            group by household_id
-        ) as now
-        inner join (
-            select household_id, arg_max(village_code, collected_on) as village_code
-            from {p}.raw.households
-            where household_id in (select household_id from added_households)
-            group by household_id
-        ) as before on now.household_id = before.household_id
-        where now.village_code <> before.village_code
+        from {HOMES} as now
+        inner join {p}.{HOMES} as before on now.household_id = before.household_id
+        where now.household_id in (select household_id from added_households)
+            and now.village_code <> before.village_code
         """
     )
     con.execute("create or replace table raw.moved_households as select household_id from moves")
@@ -195,7 +213,7 @@ def plan_increment(
     con.execute(
         f"""
         create or replace table raw.previous_credit_stops as
-        select stops.village_code, stops.as_of, stops.credit_stopped
+        select stops.village_code, stops.as_of, stops.credit_stopped, stops.stop_reason
         from {p}.intermediate.int_credit_stops as stops
         where stops.township_code in (select township_code from raw.touched_townships)
         """
@@ -247,5 +265,5 @@ def create_empty_touched(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create or replace table raw.moved_households (household_id varchar)")
     con.execute(
         "create or replace table raw.previous_credit_stops "
-        "(village_code varchar, as_of date, credit_stopped boolean)"
+        "(village_code varchar, as_of date, credit_stopped boolean, stop_reason varchar)"
     )

@@ -11,9 +11,10 @@ returns at once. Four files next to the published warehouse tell how it is going
   them;
 - ``<db>.rebuild.json``: when it started, the supervising process's pid, and once it is over its
   exit status and when it finished;
-- ``<db>.rebuild.lock``: held (flock) by the supervising process and the build for as long as
-  either lives. Two rebuilds never run at once, and a rebuild whose processes are gone without
-  an exit status (killed, out of memory) reads as failed, not as running forever.
+- ``<db>.rebuild.lock``: the warehouse's one-writer lock (huinong.writer), held by the
+  supervising process and the build for as long as either lives. No two builds run at once —
+  rebuilds, cron and command-line builds take the same lock — and a rebuild whose processes are
+  gone without an exit status (killed, out of memory) reads as failed, not as running forever.
 
 The build itself publishes atomically (huinong.warehouse): until it swaps the new file in, the
 dashboard keeps reading the previous warehouse, and a failed build leaves it untouched. The
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import subprocess
@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from huinong import REPO_ROOT
+from huinong import REPO_ROOT, writer
 
 State = Literal["idle", "running", "succeeded", "failed"]
 
@@ -72,6 +72,8 @@ class RebuildStatus:
     pid: int | None = None
     exit_code: int | None = None
     log_path: Path | None = None
+    # The build refused to publish because headline figures moved too far (build --accept-jump).
+    jump: bool = False
 
     @property
     def running(self) -> bool:
@@ -100,8 +102,7 @@ def events_path(db: Path) -> Path:
 
 
 def lock_path(db: Path) -> Path:
-    db = Path(db)
-    return db.with_name(db.name + ".rebuild.lock")
+    return writer.lock_path(db)
 
 
 def _now() -> datetime:
@@ -123,39 +124,21 @@ def _read_json(path: Path) -> dict | None:
     return values if isinstance(values, dict) else None
 
 
-def _open_lock(db: Path) -> int:
-    return os.open(lock_path(db), os.O_RDWR | os.O_CREAT, 0o644)
-
-
-def _lock_held(db: Path) -> bool:
-    """Whether some process holds the rebuild lock now (it is released when they all exit)."""
-    if not lock_path(db).exists():
-        return False
-    descriptor = _open_lock(db)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(descriptor)
-
-
-def start_rebuild(store: Path, db: Path) -> RebuildStatus:
+def start_rebuild(
+    store: Path, db: Path, *, accept_jump: bool = False, by: str | None = None
+) -> RebuildStatus:
     """Start rebuilding ``db`` from the raw store ``store`` in the background; return at once.
 
-    Raises RebuildBusy when a rebuild of ``db`` is already running.
+    ``accept_jump`` publishes even when headline figures moved beyond their bounds (a person
+    confirmed the change); ``by`` names who started it, for the audit trail.
+    Raises RebuildBusy when a rebuild or any other build of ``db`` is running.
     """
     store, db = Path(store).resolve(), Path(db).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = _open_lock(db)
+    descriptor = writer.open_lock(db)
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise RebuildBusy(BUSY_MESSAGE) from error
+        if not writer.try_lock(descriptor):
+            raise RebuildBusy(BUSY_MESSAGE)
         started_at = _now()
         _write_json(
             status_path(db),
@@ -178,6 +161,8 @@ def start_rebuild(store: Path, db: Path) -> RebuildStatus:
                     str(db),
                     "--lock-fd",
                     str(descriptor),
+                    *(["--accept-jump"] if accept_jump else []),
+                    *(["--by", by] if by else []),
                 ],
                 cwd=REPO_ROOT,
                 stdin=subprocess.DEVNULL,
@@ -194,14 +179,17 @@ def start_rebuild(store: Path, db: Path) -> RebuildStatus:
     return RebuildStatus(state="running", started_at=started_at, pid=process.pid)
 
 
-def _supervise(store: Path, db: Path, lock_fd: int) -> int:
+def _supervise(
+    store: Path, db: Path, lock_fd: int, accept_jump: bool = False, by: str | None = None
+) -> int:
     """The detached process: run the build, then record its exit status."""
     status = _read_json(status_path(db)) or {}
     status["pid"] = os.getpid()
     _write_json(status_path(db), status)
     command = [
         sys.executable, "-m", "huinong", "build", "--raw-dir", str(store), "--db", str(db),
-        "--events", str(events_path(db)),
+        "--events", str(events_path(db)), "--lock-fd", str(lock_fd),
+        *(["--accept-jump"] if accept_jump else []), *(["--by", by] if by else []),
     ]  # fmt: skip
     try:
         completed = subprocess.run(
@@ -305,7 +293,7 @@ def rebuild_status(db: Path) -> RebuildStatus:
     db = Path(db).resolve()
     # The lock first, the status second: a rebuild that released the lock has already written
     # its exit status, so "no lock and no exit status" can only mean it died.
-    held = _lock_held(db)
+    held = writer.is_held(db)
     status = _read_json(status_path(db))
     if status is None:
         return RebuildStatus(state="idle")
@@ -340,12 +328,14 @@ def rebuild_status(db: Path) -> RebuildStatus:
             exit_code=0,
             **common,
         )
+    failed = _last(events, "failed")
     return RebuildStatus(
         state="failed",
         message=_failure_message(events, int(exit_code), log_path(db)),
         stage=stage,
         fraction=fraction,
         exit_code=int(exit_code),
+        jump=bool(failed and failed.get("reason") == "jump"),
         **common,
     )
 
@@ -355,10 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--lock-fd", type=int, required=True)
+    parser.add_argument("--accept-jump", action="store_true")
+    parser.add_argument("--by", default=None)
     args = parser.parse_args(argv)
     with contextlib.suppress(OSError):
         os.set_inheritable(args.lock_fd, True)
-    return _supervise(Path(args.store), Path(args.db), args.lock_fd)
+    return _supervise(Path(args.store), Path(args.db), args.lock_fd, args.accept_jump, args.by)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,12 @@
 The build writes a new DuckDB file next to the published one and swaps it in with
 ``os.replace`` only when the intake, every model and every data test passed. Readers that
 have the old file open keep reading it; a failed build never touches it.
+
+Whatever starts it (the command line, cron, the 数据管理 page), a build holds the warehouse's
+one-writer lock from start to finish (huinong.writer), cleans up what dead builds left, and
+publishes only a warehouse that is whole (huinong.publication), not built from an older store
+state than the published one, with every required file giving rows, and whose headline figures
+did not jump beyond the profile's bounds unless a person confirmed it (huinong.plausibility).
 """
 
 from __future__ import annotations
@@ -10,8 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-import threading
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +25,19 @@ from pathlib import Path
 
 import duckdb
 
-from huinong import REPO_ROOT
+from huinong import writer
+from huinong.dbt_run import DbtFailed, explain_failure, run_dbt
+from huinong.publication import (
+    PublicationError,
+    building_path,
+    check_writable,
+    clean_dead_builds,
+    put_in_place,
+    refuse_if_older,
+    remove_build_files,
+    set_aside_stray_wal,
+    spill_path,
+)
 
 Progress = Callable[[str], None]
 # The same progress as data for a program to follow (huinong.rebuild reads it from the file
@@ -52,8 +69,23 @@ CONTRACT_MARTS = (
 )
 
 
+# A test hook (tests/test_build_faults.py): the build kills itself (SIGKILL) when it reaches the
+# stage this names — intake, dbt, build_info, publish (just before the swap) or published (just
+# after it) — as the OOM killer or a power cut would.
+FAULT_ENV = "HUINONG_BUILD_FAULT"
+
+
 class BuildError(Exception):
     """A build that did not publish; the message says what failed, in Chinese."""
+
+
+class JumpRefused(BuildError):
+    """Headline figures moved beyond their bounds; publishing needs a person's confirmation."""
+
+
+def _fault_point(name: str) -> None:
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -109,7 +141,7 @@ class BuildReport:
 
 
 def connect_for_build(path: Path) -> duckdb.DuckDBPyConnection:
-    temp_dir = path.parent / f".{path.name}.spill"
+    temp_dir = spill_path(path)
     temp_dir.mkdir(parents=True, exist_ok=True)
     return duckdb.connect(
         str(path),
@@ -121,24 +153,43 @@ def connect_for_build(path: Path) -> duckdb.DuckDBPyConnection:
     )
 
 
-def data_date_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
-    """The earliest and latest dates of something that happened in the data.
+_DATA_DATES = """
+    select collected_on as data_on from raw.households
+    union all select disbursed_on from raw.loans
+    union all select written_off_on from raw.loans where written_off_on is not null
+    union all select paid_on from raw.repayments
+"""
 
-    Collections, disbursements, payments and write-offs count; scheduled due dates and maturities
-    lie in the future and are not "data dates" (see int_snapshot_dates). The latest is the default
-    as-of date.
+
+def data_date_range(
+    con: duckdb.DuckDBPyConnection, min_records: int = 1, latest_receipt: date | None = None
+) -> tuple[date | None, date | None]:
+    """The earliest data date, and the default as-of date.
+
+    Data dates are those of something that happened: collections, disbursements, payments and
+    write-offs; scheduled due dates and maturities lie in the future and are not "data dates"
+    (see int_snapshot_dates). The default as-of date is the latest data date with at least
+    ``min_records`` records dated within the 31 days up to it, and never after
+    ``latest_receipt`` (the day the latest delivery was received): a lone record far beyond the
+    rest cannot set it. Data too few to have such a date take their latest date.
     """
     row = con.execute(
-        """
-        select min(first_on), max(last_on) from (
-            select min(collected_on) as first_on, max(collected_on) as last_on from raw.households
-            union all select min(disbursed_on), max(disbursed_on) from raw.loans
-            union all select min(written_off_on), max(written_off_on) from raw.loans
-            union all select min(paid_on), max(paid_on) from raw.repayments
+        f"""with dates as (
+            select data_on, count(*) as records from ({_DATA_DATES})
+            where data_on <= $receipt group by data_on
+        ),
+        windowed as (
+            select data_on, sum(records) over (
+                order by data_on range between interval 30 days preceding and current row
+            ) as recent
+            from dates
         )
-        """
+        select min(data_on), max(data_on) filter (where recent >= $k), max(data_on)
+        from windowed""",
+        {"k": max(int(min_records), 1), "receipt": latest_receipt or date(9999, 12, 31)},
     ).fetchone()
-    return (row[0], row[1]) if row else (None, None)
+    first, supported, latest = row if row else (None, None, None)
+    return first, supported or latest
 
 
 def load_policy(policy_file: Path | None) -> dict:
@@ -151,135 +202,11 @@ def load_policy(policy_file: Path | None) -> dict:
         raise BuildError(str(error)) from error
 
 
-class _DbtProgress:
-    """Turns dbt's events into one line per finished model and an event per finished node."""
-
-    def __init__(self, progress: Progress, events: BuildEvents = _no_events):
-        self.progress = progress
-        self.events = events
-        # dbt runs models on several threads; keep each progress line and event whole.
-        self.lock = threading.Lock()
-        self.model_seconds: dict[str, float] = {}
-        self.test_seconds = 0.0
-        self.tests = 0
-        self.failures: list[str] = []
-        self.nodes_total = 0
-        self.nodes_done = 0
-
-    def __call__(self, event) -> None:
-        name = event.info.name
-        if name == "ConcurrencyLine":
-            # Fired once before the first node: how many nodes this run executes.
-            self.nodes_total = int(event.data.node_count)
-            return
-        if name != "NodeFinished":
-            return
-        with self.lock:
-            self._record(event)
-
-    def _record(self, event) -> None:
-        node = event.data.node_info
-        result = event.data.run_result
-        seconds = float(result.execution_time or 0.0)
-        status = result.status
-        self.nodes_done += 1
-        progress = {
-            "done": self.nodes_done,
-            "total": max(self.nodes_total, self.nodes_done),
-            "name": node.node_name,
-            "resource": node.resource_type,
-            "status": str(status),
-            "seconds": round(seconds, 2),
-        }
-        if node.resource_type in ("model", "seed", "snapshot"):
-            self.model_seconds[node.node_name] = seconds
-            mark = "完成" if status == "success" else "失败"
-            self.progress(f"  模型 {node.node_name} {mark}（{seconds:.1f} 秒）")
-            self.events({"event": "model", **progress})
-        elif node.resource_type in ("test", "unit_test"):
-            self.tests += 1
-            self.test_seconds += seconds
-            self.events({"event": "test", **progress})
-        if status in ("error", "fail", "runtime error"):
-            self.failures.append(f"{node.node_name}：{(result.message or status).strip()}")
-
-
-def run_dbt(
-    db_path: Path,
-    args: list[str],
-    dbt_vars: dict,
-    progress: Progress = _quiet,
-    events: BuildEvents = _no_events,
-) -> _DbtProgress:
-    """Run one dbt command in-process against ``db_path``; raise BuildError on failure."""
-    from dbt.cli.main import dbtRunner
-
-    listener = _DbtProgress(progress, events)
-    work_dir = Path(tempfile.mkdtemp(prefix="huinong-dbt-"))
-    env_before = {key: os.environ.get(key) for key in ("HUINONG_BUILD_DB", "HUINONG_BUILD_TMP")}
-    os.environ["HUINONG_BUILD_DB"] = str(db_path)
-    os.environ["HUINONG_BUILD_TMP"] = str(db_path.parent / f".{db_path.name}.spill")
-    try:
-        result = dbtRunner(callbacks=[listener]).invoke(
-            [
-                *args,
-                "--project-dir",
-                str(REPO_ROOT),
-                "--profiles-dir",
-                str(REPO_ROOT),
-                "--target-path",
-                str(work_dir / "target"),
-                "--log-path",
-                str(work_dir / "logs"),
-                "--vars",
-                json.dumps(dbt_vars, ensure_ascii=False, default=str),
-                "--quiet",
-                "--no-use-colors",
-            ]
-        )
-    finally:
-        _close_dbt_duckdb()
-        for key, value in env_before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        shutil.rmtree(work_dir, ignore_errors=True)
-    if not result.success:
-        if listener.failures:
-            raise BuildError("dbt 未通过：\n  " + "\n  ".join(listener.failures))
-        raise BuildError(f"dbt 运行出错：{result.exception}")
-    return listener
-
-
-def _close_dbt_duckdb() -> None:
-    """Close the DuckDB instance dbt-duckdb keeps open in this process after a run.
-
-    Otherwise the next connection to the same file (ours, with other settings, or the next dbt
-    run's) fails with "different configuration than existing connections", and the file stays
-    open while we try to publish it.
-    """
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    from dbt.adapters.factory import reset_adapters
-
-    reset_adapters()
-    with DuckDBConnectionManager._LOCK:
-        if DuckDBConnectionManager._ENV is not None:
-            DuckDBConnectionManager._ENV.close()
-            DuckDBConnectionManager._ENV = None
-
-
-def _remove_build_files(path: Path) -> None:
-    for leftover in (path, path.with_name(path.name + ".wal")):
-        leftover.unlink(missing_ok=True)
-    shutil.rmtree(path.parent / f".{path.name}.spill", ignore_errors=True)
-
-
 def _restart_from_raw(building: Path) -> None:
     """Replace the copied warehouse at ``building`` by a fresh file holding only its raw tables
     (already loaded and validated), for a full build after an increment was refused."""
     fresh = building.with_name(building.name + "-full")
-    _remove_build_files(fresh)
+    remove_build_files(fresh)
     con = connect_for_build(fresh)
     try:
         quoted = str(building).replace("'", "''")
@@ -294,7 +221,7 @@ def _restart_from_raw(building: Path) -> None:
         con.execute("detach loaded")
     finally:
         con.close()
-    _remove_build_files(building)
+    remove_build_files(building)
     os.replace(fresh, building)
     shutil.rmtree(fresh.parent / f".{fresh.name}.spill", ignore_errors=True)
 
@@ -307,6 +234,9 @@ def build(
     progress: Progress = _quiet,
     incremental: bool = True,
     events: BuildEvents = _no_events,
+    *,
+    accept_jump: bool = False,
+    lock_fd: int | None = None,
 ) -> BuildResult:
     """Build a warehouse from ``raw_dir`` and publish it atomically at ``db_path``.
 
@@ -314,26 +244,60 @@ def build(
     delivery that only adds what happened since that warehouse's last month-end is built by
     recomputing only what it touched (huinong.increment); otherwise everything is rebuilt.
     Progress goes to ``progress`` as lines for people and to ``events`` as data (BuildEvents).
+    ``accept_jump`` publishes even when headline figures moved beyond their bounds;
+    ``lock_fd`` is the one-writer lock already taken by the caller (huinong.rebuild).
     """
     report = BuildReport(progress, events)
-    # From here on every line a person reads (the intake's too) is also an event.
-    progress = report.say
-    from huinong.increment import create_empty_touched, plan_increment
-    from huinong.intake import IntakeError, load_raw
-
     raw_dir = Path(raw_dir)
     db_path = Path(db_path).resolve()
     if not raw_dir.is_dir():
         raise BuildError(f"原始数据文件夹不存在：{raw_dir}")
     policy = load_policy(policy_file)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    building = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
-    _remove_build_files(building)
+    try:
+        check_writable(db_path.parent)
+        with writer.hold(db_path, lock_fd):
+            return _build_locked(raw_dir, db_path, as_of, policy, report, incremental, accept_jump)
+    except writer.WriterBusy as error:
+        raise BuildError(str(error)) from error
+    except PublicationError as error:
+        raise BuildError(str(error)) from error
+
+
+def _build_locked(
+    raw_dir: Path,
+    db_path: Path,
+    as_of: date | None,
+    policy: dict,
+    report: BuildReport,
+    incremental: bool,
+    accept_jump: bool,
+) -> BuildResult:
+    # From here on every line a person reads (the intake's too) is also an event.
+    progress = report.say
+    from huinong.increment import create_empty_touched, plan_increment
+    from huinong.intake import IntakeError, load_raw
+    from huinong.intake.run import IntakeChecks
+    from huinong.plausibility import check_jumps
+    from huinong.policy import default_policy
+
+    profile = default_policy().overridden(policy)
+    removed = clean_dead_builds(db_path)
+    if removed:
+        progress(
+            f"清理了中断的构建留下的文件：{'、'.join(removed[:5])}"
+            + (" 等" if len(removed) > 5 else "")
+        )
+    kept = set_aside_stray_wal(db_path)
+    if kept is not None:
+        progress(f"数据仓库旁有中断的写入留下的日志文件，已移到 {kept.name} 保存（未使用其内容）")
+    building = building_path(db_path)
+    remove_build_files(building)
     stages: dict[str, float] = {}
     started = time.perf_counter()
     plan = None
     try:
         reuse = incremental and db_path.exists()
+        _fault_point("intake")
         if reuse:
             clock = time.perf_counter()
             report.stage(1, "复制已发布的数据仓库，准备按月增量构建")
@@ -343,15 +307,22 @@ def build(
         clock = time.perf_counter()
         con = connect_for_build(building)
         try:
-            summary = load_raw(raw_dir, con, progress=progress)
-            data_start, data_as_of = data_date_range(con)
+            summary = load_raw(raw_dir, con, progress, IntakeChecks.from_policy(profile))
             stages["intake"] = time.perf_counter() - clock
             progress(summary.describe())
+            _refuse_empty_required(summary)
+            store_state = _store_state(summary)
+            refuse_if_older(db_path, store_state)
+            latest_receipt = _latest_receipt(con, summary)
+            data_start, data_as_of = data_date_range(
+                con, int(profile["as_of_min_records"]), latest_receipt
+            )
             if data_as_of is None:
                 raise BuildError("原始数据中没有任何日期（采集、放款、还款），无法确定统计截止日")
             build_as_of = as_of or data_as_of
             progress(
-                f"统计截止日：{build_as_of.isoformat()}" + ("" if as_of else "（数据中的最晚日期）")
+                f"统计截止日：{build_as_of.isoformat()}"
+                + ("" if as_of else _as_of_rule_text(int(profile["as_of_min_records"])))
             )
             if reuse:
                 clock = time.perf_counter()
@@ -382,6 +353,7 @@ def build(
             _restart_from_raw(building)
             stages["restart"] = time.perf_counter() - clock
 
+        _fault_point("dbt")
         report.stage(2, "计算评分、贷款状态、熔断与汇总（dbt）")
         clock = time.perf_counter()
         dbt_vars = {
@@ -392,17 +364,21 @@ def build(
         if plan is not None and plan.possible:
             dbt_vars["incremental_from"] = plan.incremental_from.isoformat()
             dbt_vars["incremental_townships"] = plan.touched_townships > 0
-        listener = run_dbt(
-            building,
-            ["build", "--exclude-resource-type", "unit_test"],
-            dbt_vars,
-            report.lines,
-            report.events,
-        )
+        try:
+            listener = run_dbt(
+                building,
+                ["build", "--exclude-resource-type", "unit_test"],
+                dbt_vars,
+                report.lines,
+                report.events,
+            )
+        except DbtFailed as error:
+            raise BuildError(explain_failure(building, error, report.lines)) from error
         stages["dbt"] = time.perf_counter() - clock
         stages["tests"] = listener.test_seconds
         progress(f"  数据检验 {listener.tests} 项全部通过")
 
+        _fault_point("build_info")
         report.stage(3, "记录构建信息")
         clock = time.perf_counter()
         con = connect_for_build(building)
@@ -411,26 +387,52 @@ def build(
                 mart: con.execute(f"select count(*) from main.{mart}").fetchone()[0]
                 for mart in CONTRACT_MARTS
             }
-            _write_build_info(con, raw_dir, build_as_of, data_start, policy, row_counts, plan)
+            _write_build_info(
+                con, raw_dir, build_as_of, data_start, policy, row_counts, plan, store_state
+            )
+            if db_path.exists():
+                quoted = str(db_path).replace("'", "''")
+                con.execute(f"attach '{quoted}' as published (read_only)")
+                check = check_jumps(con, profile)
+                con.execute("detach published")
+                if check.skipped:
+                    progress(check.skipped)
+                elif check.jumps and accept_jump:
+                    progress("主要指标变化超出合理范围，已确认（--accept-jump），照常发布：")
+                    progress("\n".join(jump.describe() for jump in check.jumps))
+                elif check.jumps:
+                    raise JumpRefused(check.describe())
             con.execute("checkpoint")
         finally:
             con.close()
         stages["build_info"] = time.perf_counter() - clock
 
+        _fault_point("publish")
         report.stage(4, f"发布：{db_path}")
         clock = time.perf_counter()
-        os.replace(building, db_path)
-        shutil.rmtree(building.parent / f".{building.name}.spill", ignore_errors=True)
+        put_in_place(building, db_path, store_state)
+        _fault_point("published")
         stages["publish"] = time.perf_counter() - clock
     except IntakeError as error:
-        _remove_build_files(building)
+        remove_build_files(building)
+        raise BuildError(str(error)) from error
+    except PublicationError as error:
+        remove_build_files(building)
         raise BuildError(str(error)) from error
     except BuildError:
-        _remove_build_files(building)
+        remove_build_files(building)
         raise
+    except (OSError, duckdb.Error) as error:
+        remove_build_files(building)
+        report.lines(f"  详情：{type(error).__name__}: {error}")
+        raise BuildError(_os_error_text(error)) from error
     except Exception as error:
-        _remove_build_files(building)
-        raise BuildError(f"构建中断：{type(error).__name__}: {error}") from error
+        remove_build_files(building)
+        report.lines(f"  详情：{type(error).__name__}: {error}")
+        raise BuildError(
+            f"构建中断：程序内部错误（{type(error).__name__}），数据仓库没有改动。"
+            "请把构建日志交给管理员"
+        ) from error
 
     stages["total"] = time.perf_counter() - started
     result = BuildResult(
@@ -464,6 +466,68 @@ def build(
     return result
 
 
+def _as_of_rule_text(min_records: int) -> str:
+    return (
+        f"（数据中的最晚日期，且此前 31 天内至少有 {min_records} 条采集、放款、还款或核销记录，"
+        "不晚于最近一批报送的接收日）"
+    )
+
+
+def _latest_receipt(con: duckdb.DuckDBPyConnection, summary) -> date:
+    """The day the latest delivery read was received; a plain folder is received today."""
+    if not summary.delivery_ids:
+        return date.today()
+    latest = con.execute("select max(accepted_at)::date from raw.deliveries").fetchone()[0]
+    return latest or date.today()
+
+
+def _store_state(summary) -> dict | None:
+    """What of the store this build read (huinong.publication compares it before publishing)."""
+    if not summary.delivery_ids:
+        return None
+    return {
+        "deliveries": sorted({*summary.delivery_ids, *summary.withdrawn_ids}),
+        "withdrawn": sorted(summary.withdrawn_ids),
+    }
+
+
+def _refuse_empty_required(summary) -> None:
+    """A required file that gives no row at all would publish a warehouse without households
+    (or loans …): refuse, naming the file."""
+    from huinong.schema import RAW_FILES
+
+    totals = summary.totals()
+    for raw_file in RAW_FILES.values():
+        if not raw_file.required:
+            continue
+        counts = totals.get(raw_file.name)
+        if counts is not None and counts.rows_loaded > 0:
+            continue
+        files = counts.file_name if counts is not None else f"{raw_file.name}.csv"
+        if counts is None or counts.rows_read == 0:
+            problem = "没有任何数据行（只有表头或是空文件）"
+        else:
+            problem = f"全部 {counts.rows_read - counts.rows_superseded:,} 行都被隔离"
+        raise BuildError(
+            f"{raw_file.label}（{raw_file.name}）{problem}：{files}。"
+            "发布后看板将没有这部分数据，因此本次未发布。"
+            "请检查该文件（或撤回有误的报送）后重新报送"
+        )
+
+
+def _os_error_text(error: Exception) -> str:
+    if isinstance(error, PermissionError):
+        return (
+            f"构建中断：没有权限读写 {error.filename or '所需的文件'}。"
+            "请检查文件夹权限后重试；已发布的数据仓库没有改动"
+        )
+    if isinstance(error, OSError) and error.errno == 28:
+        return "构建中断：磁盘空间不足。请清理磁盘后重试；已发布的数据仓库没有改动"
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return "构建中断：内存不足。请在空闲时重试，或联系管理员调大内存；已发布的数据仓库没有改动"
+    return "构建中断：读写数据仓库文件时出错，已发布的数据仓库没有改动。请把构建日志交给管理员"
+
+
 def _write_build_info(
     con: duckdb.DuckDBPyConnection,
     raw_dir: Path,
@@ -472,6 +536,7 @@ def _write_build_info(
     policy: dict,
     row_counts: dict[str, int],
     plan,
+    store_state: dict | None,
 ) -> None:
     incremental = plan is not None and plan.possible
     con.execute(
@@ -485,7 +550,8 @@ def _write_build_info(
             $policy as policy_overrides,
             $row_counts as row_counts,
             $mode as build_mode,
-            $incremental_from::date as incremental_from
+            $incremental_from::date as incremental_from,
+            $store_state as store_state
         """,
         {
             "as_of": as_of,
@@ -496,5 +562,6 @@ def _write_build_info(
             "row_counts": json.dumps(row_counts),
             "mode": "incremental" if incremental else "full",
             "incremental_from": plan.incremental_from if incremental else None,
+            "store_state": json.dumps(store_state) if store_state is not None else None,
         },
     )

@@ -8,7 +8,7 @@
     - per-date models recompute the dates from incremental_from on — and, when a household moved
       village (R-B1 rewrites its whole history), on every earlier date what the move changes: its
       own rows, the breakers of the villages it left and joined and of their townships, and the
-      households whose credit stop that turned on or off (var incremental_townships).
+      households whose credit stop (or its reason) that changed (var incremental_townships).
     In a full build (a fresh file) the relations do not exist yet and every model builds in full. -#}
 
 {% macro is_monthly_increment() -%}
@@ -37,7 +37,7 @@
     when households moved village (var incremental_townships), the rows their move changes on every
     earlier date, named by the arguments: their own rows (household, borrower), the villages they
     left or joined (village), those villages' townships (township), and the (village, date) pairs
-    whose credit stop the move turned on or off (stop_village). -#}
+    whose credit stop (or its reason) the move changed (stop_village). -#}
 {% macro rebuilt(as_of_column, township=none, village=none, borrower=none, household=none, stop_village=none) -%}
     {%- if is_monthly_increment() -%}
         {{ rebuilt_predicate(as_of_column, township, village, borrower, household, stop_village) }}
@@ -71,7 +71,10 @@
             inner join {{ source('intake', 'previous_credit_stops') }} as old_stops
                 on new_stops.village_code = old_stops.village_code and new_stops.as_of = old_stops.as_of
             where
-                new_stops.credit_stopped <> old_stops.credit_stopped
+                (
+                    new_stops.credit_stopped <> old_stops.credit_stopped
+                    or new_stops.stop_reason is distinct from old_stops.stop_reason
+                )
                 and new_stops.village_code = {{ stop_village }}
                 and new_stops.as_of = {{ as_of_column }}
         )

@@ -10,6 +10,37 @@
     cast(case {{ grade }} {%- for band in var('grades') %} when '{{ band['grade'] }}' then {{ band['credit_limit'] }}{% endfor %} else 0 end as decimal(18, 2))
 {%- endmacro %}
 
+{#- R-L1: a loan's outstanding principal keeps it on the book only above 1.00 元. -#}
+{% macro above_book_minimum(outstanding) -%}
+    ({{ outstanding }} > {{ var('book_min_outstanding') }})
+{%- endmacro %}
+
+{#- R-L1: on the book on day D (the caller has disbursed_on <= D): not written off on or before D,
+    outstanding principal on D above 1.00 元. -#}
+{% macro on_book(outstanding, written_off_on, day) -%}
+    (({{ written_off_on }} is null or {{ written_off_on }} > {{ day }}) and {{ above_book_minimum(outstanding) }})
+{%- endmacro %}
+
+{#- R-L3: days past due on D from the oldest instalment not covered on D (NULL: none); only an
+    instalment due before D can be past due. -#}
+{% macro days_past_due(oldest_uncovered_due_on, day) -%}
+    case
+        when {{ oldest_uncovered_due_on }} < {{ day }}
+            then cast({{ day }} - {{ oldest_uncovered_due_on }} as integer)
+        else 0
+    end
+{%- endmacro %}
+
+{#- R-L3: overdue (逾期) when DPD > 0. -#}
+{% macro is_overdue(dpd) -%}
+    ({{ dpd }} > 0)
+{%- endmacro %}
+
+{#- R-L3: non-performing (不良) when DPD > 90. -#}
+{% macro is_npl(dpd) -%}
+    ({{ dpd }} > {{ var('npl_dpd_threshold') }})
+{%- endmacro %}
+
 {#- R-L3: five-tier class (五级分类) by days past due. -#}
 {% macro five_tier_of(dpd) -%}
     case
@@ -24,6 +55,12 @@
 {#- R-B2 / R-B4: exact rate comparisons, never through floats: part * 100 > pct * whole. -#}
 {% macro rate_exceeds(part, whole, pct) -%}
     ({{ part }} * 100 > {{ pct }} * {{ whole }})
+{%- endmacro %}
+
+{#- R-B2: the smallest count n of a whole with n * 100 >= pct * whole, in exact integer arithmetic
+    (pct may have up to 6 decimals). -#}
+{% macro count_reaching_share(whole, pct) -%}
+    cast((cast({{ pct }} * {{ whole }} * 1000000 as hugeint) + 99999999) // 100000000 as integer)
 {%- endmacro %}
 
 {#- A boolean that is empty (unknown) earns and costs nothing. -#}

@@ -80,7 +80,10 @@ def current_view() -> View:
     """The view app.py prepared, or a clear message (and the page stops) without a warehouse."""
     view = st.session_state.get(VIEW_KEY)
     if view is None:
-        st.error(MISSING_WAREHOUSE.format(path=data.warehouse_path()), icon=":material/warning:")
+        st.error(
+            data.warehouse_problem() or MISSING_WAREHOUSE.format(path=data.warehouse_path()),
+            icon=":material/warning:",
+        )
         st.stop()
     return view
 

@@ -1,11 +1,14 @@
-"""数据管理: upload a delivery, read its validation report, send the bad rows back, publish.
+"""数据管理: upload a delivery, read its validation report, send the bad rows back, publish;
+withdraw a delivery found wrong; confirm a change of the headline figures.
 
 Nothing here reads or changes the warehouse by itself: an upload is validated against the raw
-store in memory (huinong.intake.preview_delivery); 发布 accepts it into the store
-(accept_delivery) and starts the rebuild in the background (huinong.rebuild). The dashboard
-keeps serving the previous warehouse until the build publishes the new one, and a failed build
-leaves it as it was. Uploaded files are only ever read as data: the intake parses CSV text and
-xlsx cell values; nothing in them is executed, evaluated or computed (no formulas, no pickle).
+store in a memory-limited child process (huinong.intake.preview_isolated), never in the
+dashboard's own; 发布 accepts it into the store (accept_delivery) and starts the rebuild in the
+background (huinong.rebuild). 撤回 marks a delivery withdrawn (it stays in the store) and
+rebuilds without it. The dashboard keeps serving the previous warehouse until the build
+publishes the new one, and a failed build leaves it as it was. Uploaded files are only ever read
+as data: the intake parses CSV text and xlsx cell values; nothing in them is executed, evaluated
+or computed (no formulas, no pickle).
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from huinong.intake import (
     IntakeError,
     IntakeSummary,
     accept_delivery,
+    active_deliveries,
     list_deliveries,
-    preview_delivery,
+    preview_isolated,
+    withdraw_delivery,
 )
 from huinong.schema import RAW_FILES
 from pages import _signin as signin
@@ -70,6 +75,16 @@ def _delivery_label(delivery_id: str | None) -> str:
     if delivery_id == PREVIEW_DELIVERY_ID:
         return THIS_DELIVERY
     return f"第 {delivery_id} 批" if delivery_id else "—"
+
+
+def _actor() -> str:
+    """Who acts on this page, for the store (withdrawals, rebuilds): the signed-in user."""
+    return user.username
+
+
+def _audit(event: str, **details) -> None:
+    """Record in the audit trail as the signed-in user."""
+    audit.record(event, user, **details)
 
 
 def _when(moment: datetime | None) -> str:
@@ -134,6 +149,34 @@ def _show_status(status: rebuild.RebuildStatus) -> None:
         "问题解决后可点击下方「重新更新」。",
         icon=":material/info:",
     )
+    if status.jump:
+        _jump_confirmation(status)
+
+
+def _jump_confirmation(status: rebuild.RebuildStatus) -> None:
+    """The build stopped because headline figures moved beyond their bounds: a person who has
+    checked the deliveries it names may confirm, and the same build runs again to publish."""
+    with st.container(border=True):
+        st.markdown("##### 确认指标变化")
+        st.caption(
+            "上面列出的指标变化超出了合理范围，数据仓库没有更新。请先核对列出的报送；"
+            "如确认变化属实（例如集中放款、整村补录），可确认后发布。有误的报送请在下方撤回。"
+        )
+        confirmed = st.checkbox(
+            "我已核对上述报送，确认这些变化属实",
+            # One box per refused build: a later refusal asks again.
+            key=f"jump_checked_{status.started_at}",
+        )
+        if st.button(
+            "确认变化并发布",
+            key="accept_jump",
+            type="primary",
+            disabled=not confirmed,
+            icon=":material/task_alt:",
+        ):
+            state["publish_message"] = "已确认指标变化，正在重新构建并发布。"
+            _start_rebuild(after_publish=False, accept_jump=True)
+            st.rerun()
 
 
 def _status_panel() -> None:
@@ -210,7 +253,11 @@ def _write_upload(files: Sequence) -> Path:
 def _validate(files: Sequence) -> None:
     """Validate the uploaded files once per upload (kept in the session until they change)."""
     try:
-        accepted = tuple(delivery.delivery_id for delivery in list_deliveries(store))
+        # A withdrawal changes what the upload is checked against, as a new delivery does.
+        accepted = tuple(
+            (delivery.delivery_id, delivery.withdrawn is None)
+            for delivery in list_deliveries(store)
+        )
     except IntakeError as error:
         state["upload_error"] = str(error)
         return
@@ -226,7 +273,8 @@ def _validate(files: Sequence) -> None:
         candidate = _write_upload(files)
         state["upload_candidate"] = str(candidate)
         with st.spinner("正在校验上传的文件（连同已接收的报送一起核对）…"):
-            state["upload_summary"] = preview_delivery(store, candidate)
+            # In a child process with its own memory limit, never in the dashboard's.
+            state["upload_summary"] = preview_isolated(store, candidate)
     except IntakeError as error:
         state["upload_error"] = str(error)
     except Exception:
@@ -471,24 +519,27 @@ def _publish(running: bool) -> None:
             st.error("接收时发生程序错误，报送未被接收。请稍后重试，或联系管理员。")
             return
         state["publish_message"] = delivery.describe()
-        audit.record(
-            "publish",
-            user,
-            delivery=delivery.delivery_id,
-            source_label=label.strip(),
-            files=[item.name for item in delivery.files],
-        )
+        if not delivery.already_accepted:
+            mine = [counts for counts in summary.files if counts.delivery_id == PREVIEW_DELIVERY_ID]
+            audit.record(
+                "publish",
+                user,
+                delivery=delivery.delivery_id,
+                source_label=label.strip(),
+                files=[item.name for item in delivery.files],
+                rows=sum(counts.rows_read for counts in mine),
+            )
         _start_rebuild(after_publish=True)
         _forget_upload()
         state["uploader_round"] = state.get("uploader_round", 0) + 1
         st.rerun()
 
 
-def _start_rebuild(after_publish: bool) -> None:
+def _start_rebuild(after_publish: bool, accept_jump: bool = False) -> None:
     accepted = "报送已接收入库，将在下一次更新时进入看板。" if after_publish else ""
     trigger = "publish" if after_publish else "manual"
     try:
-        rebuild.start_rebuild(store, db)
+        rebuild.start_rebuild(store, db, accept_jump=accept_jump, by=_actor())
     except rebuild.RebuildBusy as error:
         state["publish_warning"] = f"{error}{accepted}"
         audit.record("rebuild", user, trigger=trigger, outcome="busy")
@@ -514,6 +565,7 @@ def _deliveries(running: bool) -> None:
             st.info(f"接收库（{store}）中还没有报送。", icon=":material/inbox:")
     if deliveries:
         _deliveries_table(deliveries)
+        _withdraw_section(deliveries, running)
     if st.button(
         "重新更新",
         key="rebuild_again",
@@ -532,9 +584,63 @@ def _deliveries_table(deliveries: Sequence) -> None:
             "accepted_at": [fmt.timestamp_label(delivery.accepted_at) for delivery in deliveries],
             "source_label": [delivery.source_label for delivery in deliveries],
             "files": ["、".join(item.name for item in delivery.files) for delivery in deliveries],
+            "delivery_status": [delivery.status for delivery in deliveries],
+            "withdrawal": [delivery.withdrawal_text() for delivery in deliveries],
         }
     ).reverse()
     _plain_table(frame, title="已接收的报送", key="deliveries")
+
+
+def _withdraw_section(deliveries: Sequence, running: bool) -> None:
+    """Withdraw a delivery found wrong: it stays in the store, marked with who, when and why,
+    and the warehouse is rebuilt without it."""
+    active = [delivery.delivery_id for delivery in active_deliveries(list(deliveries))]
+    if not active:
+        return
+    with st.expander("撤回一批报送", icon=":material/undo:"):
+        st.caption(
+            "撤回的报送仍保存在接收库中（记录撤回人、时间和原因），之后的数据更新不再读取它。"
+            "撤回后将自动重新更新数据仓库。"
+        )
+        chosen = st.selectbox(
+            "要撤回的批次",
+            list(reversed(active)),
+            format_func=lambda delivery_id: _delivery_label(delivery_id),
+            key="withdraw_id",
+            width=320,
+        )
+        reason = st.text_input(
+            "撤回原因",
+            key="withdraw_reason",
+            placeholder="例如：贷款金额录入错误，待银行更正后重新报送",
+            max_chars=200,
+        )
+        clicked = st.button(
+            "撤回",
+            key="withdraw",
+            disabled=running,
+            icon=":material/undo:",
+            help="已有更新在进行中" if running else None,
+        )
+        if not clicked:
+            return
+        try:
+            delivery = withdraw_delivery(store, chosen, reason, _actor())
+        except IntakeError as error:
+            st.error(f"撤回失败：{error}")
+            return
+        except Exception:
+            LOG.exception("withdrawing a delivery failed")
+            st.error("撤回时发生程序错误，报送未被撤回。请稍后重试，或联系管理员。")
+            return
+        _audit("withdraw", delivery=delivery.delivery_id, reason=reason.strip())
+        state["publish_message"] = (
+            f"已撤回第 {delivery.delivery_id} 批报送（{delivery.withdrawal_text()}），"
+            "正在重新更新数据仓库。"
+        )
+        _start_rebuild(after_publish=False)
+        state.pop("withdraw_reason", None)
+        st.rerun()
 
 
 def _warehouse_intake(token: data.Warehouse, scope: data.Scope) -> None:

@@ -118,7 +118,7 @@ card(
     help=f"不良余额 {fmt.wan(now['npl_balance'])}；{npl_state} {line * 100:g}% 熔断线",
 )
 if view.scope.level == "village":
-    village_status = data.village_breaker(view.token, view.as_of, view.scope)["status"][0]
+    village_status = now["breaker_status"]
     next(slot).metric(
         "本村熔断状态",
         ui.STATUS_BADGES.get(village_status, village_status),

@@ -82,7 +82,7 @@ def area_list() -> None:
 
 def village_view() -> None:
     kpi = data.kpi(view.token, view.as_of, view.scope).row(0, named=True)
-    status = data.village_breaker(view.token, view.as_of, view.scope)["status"][0]
+    status = kpi["breaker_status"]
     columns = st.columns(6)
     columns[0].metric("熔断状态", ui.STATUS_BADGES[status], border=True)
     columns[1].metric("不良率", fmt.percent(kpi["npl_rate"]), border=True)

@@ -37,6 +37,7 @@ COLLECTED = date(2024, 1, 15)
 GM = "411202203"
 GM_DAAN, GM_XIAOAN, GM_WEIJIAGOU = "411202203200", "411202203201", "411202203202"
 GM_HUANGDI, GM_LIJIAPO, GM_XUEZICANG = "411202203204", "411202203207", "411202203208"
+GM_WANGJIALING = "411202203205"  # R-X1 / R-X2 on the disbursement day
 # 磁钟乡: loan mechanics (DPD tiers in 磁钟村, cover / prepayment / book in 赵家后村)
 CZ = "411202202"
 CZ_CIZHONG, CZ_ZHAOJIAHOU = "411202202200", "411202202201"
@@ -61,7 +62,13 @@ YD_YADI, YD_DONGHE, YD_XIHE, YD_CHENSONGPO = (
     "411202007203",
 )
 
-MART_NAMES = ("household_scores", "loan_status", "village_breaker", "township_breaker")
+MART_NAMES = (
+    "household_scores",
+    "loan_status",
+    "village_breaker",
+    "township_breaker",
+    "loan_compliance",
+)
 
 
 @dataclass
@@ -71,7 +78,7 @@ class CaseBook:
     ``expectations[mart][key]`` is a dict of expected column values (only the columns
     the case is about), or ``None`` when the mart must have no row for that key.
     Keys: (household_id, as_of), (loan_id, as_of), (village_code, as_of),
-    (township_code, as_of).
+    (township_code, as_of), (loan_id,) for loan_compliance.
     """
 
     raw_dir: Path
@@ -96,6 +103,10 @@ class CaseBook:
     @property
     def township_breaker(self) -> dict[tuple, dict | None]:
         return self.expectations["township_breaker"]
+
+    @property
+    def loan_compliance(self) -> dict[tuple, dict | None]:
+        return self.expectations["loan_compliance"]
 
 
 def _amount(value: str | int) -> Decimal:
@@ -148,6 +159,20 @@ def _loan(dpd: int, tier: str, outstanding: str, **more) -> dict:
     }
     row.update(more)
     return row
+
+
+def _judged(
+    score: int | None, grade: str, limit: int, outstanding: str, x1: bool, x2: bool
+) -> dict:
+    """Expected R-X1 / R-X2 columns of a household loan on its disbursement day."""
+    return {
+        "score_on_disbursement": score,
+        "grade_on_disbursement": grade,
+        "credit_limit_on_disbursement": _amount(limit),
+        "outstanding_with_new_loan": _amount(outstanding),
+        "x1_no_credit": x1,
+        "x2_over_limit": x2,
+    }
 
 
 def _gb11643_id(sequence: int) -> str:
@@ -775,6 +800,61 @@ def _township_cases(f: _Folder) -> None:
     f.expect("household_scores", (case_id, D0), _graded(87, "AA", 100000, 0, outstanding_principal=_amount(120000)))  # fmt: skip
 
 
+def _compliance_cases(f: _Folder) -> None:
+    """R-X1 / R-X2 judged on the disbursement day itself (王家岭村, never tripped), days that are
+    not month-ends: the grade that day (R-S1, R-S6) and the outstanding principal on the book at
+    the end of that day, the new loan included (R-L1, a payment made that day counted)."""
+
+    def bullet(loan_id, household, amount, disbursed_on, payments=()):
+        due = disbursed_on.replace(year=disbursed_on.year + 1)
+        f.loan(loan_id, household, amount, disbursed_on, [(due, amount, "100.00")], list(payments))
+
+    # R-X2 exactly at the limit vs 0.01 元 over: an A household (50,000) owing 30,000 borrows again.
+    for name, second, over in (("AT_LIMIT", "20000.00", False), ("CENT_OVER", "20000.01", True)):
+        household = f.household(
+            f.case(f"HH_RX2_{name}", f"A (50,000) owing 30,000 borrows {second} on 2024-03-12"),
+            GM_WANGJIALING,
+        )
+        bullet(f"L_RX2_{name}_FIRST", household, "30000.00", date(2024, 2, 5))
+        bullet(f"L_RX2_{name}_SECOND", household, second, date(2024, 3, 12))
+        f.expect("loan_compliance", (f"L_RX2_{name}_FIRST",), _judged(83, "A", 50000, "30000", False, False))  # fmt: skip
+        total = {"AT_LIMIT": "50000.00", "CENT_OVER": "50000.01"}[name]
+        f.expect("loan_compliance", (f"L_RX2_{name}_SECOND",), _judged(83, "A", 50000, total, False, over))  # fmt: skip
+
+    # R-X1 unrated (R-S1): disbursed five days before the household's first collection.
+    household = f.household(f.case("HH_RX1_UNRATED", "loan 10,000 on 2024-01-10, collected 2024-01-15"), GM_WANGJIALING)  # fmt: skip
+    bullet("L_RX1_UNRATED", household, "10000.00", date(2024, 1, 10))
+    f.expect("loan_compliance", ("L_RX1_UNRATED",), _judged(None, "未评级", 0, "10000", True, True))  # fmt: skip
+
+    # R-S1: collected on the disbursement day itself: rated that day.
+    household = f.household(f.case("HH_RX1_COLLECTED_SAME_DAY", "collected and lent 50,000 on 2024-03-12"), GM_WANGJIALING, collected_on=date(2024, 3, 12))  # fmt: skip
+    bullet("L_RX1_COLLECTED_SAME_DAY", household, "50000.00", date(2024, 3, 12))
+    f.expect("loan_compliance", ("L_RX1_COLLECTED_SAME_DAY",), _judged(83, "A", 50000, "50000", False, False))  # fmt: skip
+
+    # R-X1 / R-X2 无信用 (79: four petitions) given 20,000.
+    household = f.household(f.case("HH_RX1_NO_CREDIT", "无信用 (79) given 20,000 on 2024-03-12"), GM_WANGJIALING, petitions_12m=4)  # fmt: skip
+    bullet("L_RX1_NO_CREDIT", household, "20000.00", date(2024, 3, 12))
+    f.expect("loan_compliance", ("L_RX1_NO_CREDIT",), _judged(79, "无信用", 0, "20000", True, True))  # fmt: skip
+
+    # R-S6 V3 on the disbursement day: an interest instalment due 02-10 is unpaid until 03-20.
+    household = f.household(f.case("HH_RX1_VETO_ON_DAY", "overdue on 2024-03-12 (V3), lent 10,000"), GM_WANGJIALING)  # fmt: skip
+    f.loan("L_RX1_VETO_ON_DAY_FIRST", household, "10000.00", date(2023, 11, 10), [(date(2024, 2, 10), "0.00", "100.00"), (date(2024, 11, 10), "10000.00", "100.00")], [(date(2024, 3, 20), "0.00", "100.00")], method="按季付息到期还本")  # fmt: skip
+    bullet("L_RX1_VETO_ON_DAY", household, "10000.00", date(2024, 3, 12))
+    # The first loan was judged on 2023-11-10, before any collection.
+    f.expect("loan_compliance", ("L_RX1_VETO_ON_DAY_FIRST",), _judged(None, "未评级", 0, "10000", True, True))  # fmt: skip
+    # 80 + A3 3 - D3 5 (the missed instalment, due after collected_on) = 78, vetoed: 0.
+    f.expect("loan_compliance", ("L_RX1_VETO_ON_DAY",), _judged(0, "无信用", 0, "20000", True, True))  # fmt: skip
+
+    # R-L1 end of day: a loan repaid in full on the disbursement day no longer counts.
+    household = f.household(f.case("HH_RX2_REPAID_SAME_DAY", "repays 30,000 and borrows 30,000 on 2024-03-12"), GM_WANGJIALING)  # fmt: skip
+    f.loan("L_RX2_REPAID_SAME_DAY_FIRST", household, "30000.00", date(2023, 6, 1), [(date(2024, 6, 1), "30000.00", "1305.00")], [(date(2024, 3, 12), "30000.00", "1305.00")])  # fmt: skip
+    bullet("L_RX2_REPAID_SAME_DAY", household, "30000.00", date(2024, 3, 12))
+    f.expect("loan_compliance", ("L_RX2_REPAID_SAME_DAY",), _judged(83, "A", 50000, "30000", False, False))  # fmt: skip
+
+    # An entity's loan is not judged by R-X1 / R-X2.
+    f.expect("loan_compliance", ("L_RB1_ENTITY_NPL",), {"grade_on_disbursement": None, "outstanding_with_new_loan": None, "x1_no_credit": False, "x2_over_limit": False})  # fmt: skip
+
+
 def write_policy_cases(out_dir: Path) -> CaseBook:
     """Write the hand-crafted raw folder into ``out_dir`` and return its expectations."""
     folder = _Folder(Path(out_dir))
@@ -785,4 +865,5 @@ def write_policy_cases(out_dir: Path) -> CaseBook:
     _book_cases(folder)
     _village_rate_cases(folder)
     _township_cases(folder)
+    _compliance_cases(folder)
     return folder.write()

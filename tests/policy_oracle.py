@@ -4,7 +4,8 @@ It reads a canonical raw folder (UTF-8 CSVs named after the raw files, headers =
 column names of ``huinong/schema.py``; a missing ``villages.csv`` means the district's
 real list in ``seeds/hubin_villages.csv``) and computes the expected rows of the four
 contract marts of DATA_CONTRACT.md: ``household_scores``, ``loan_status``,
-``village_breaker`` and ``township_breaker``.
+``village_breaker`` and ``township_breaker``, and of ``loan_compliance``'s R-X1 / R-X2
+checks of every loan disbursed up to the as-of date.
 
 Standard library only, exact ``Decimal`` arithmetic, rates compared as products
 (``npl * 100 > 3 * outstanding``), every policy number in ``HUBIN_PROFILE``.
@@ -110,6 +111,7 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "loan_status": ("loan_id", "as_of"),
     "village_breaker": ("village_code", "as_of"),
     "township_breaker": ("township_code", "as_of"),
+    "loan_compliance": ("loan_id",),
 }
 
 # Column kinds, for the comparison: how a warehouse value is normalised before it is compared.
@@ -165,7 +167,21 @@ MART_COLUMNS: dict[str, dict[str, str]] = {
         "tripped_share": "rate",
         "tripped": "bool",
     },
+    "loan_compliance": {
+        "loan_id": "text",
+        "borrower_type": "text",
+        "borrower_id": "text",
+        "disbursed_on": "date",
+        "score_on_disbursement": "int",
+        "grade_on_disbursement": "text",
+        "credit_limit_on_disbursement": "amount",
+        "outstanding_with_new_loan": "amount",
+        "x1_no_credit": "bool",
+        "x2_over_limit": "bool",
+    },
 }
+
+UNRATED = "未评级"
 
 
 # ---------------------------------------------------------------- parsing a canonical folder
@@ -742,6 +758,18 @@ class PolicyOracle:
             vetoes.append("V4")
         return vetoes
 
+    def outstanding_on_book(self, household_id: str, day: date) -> Decimal:
+        """R-C2 / R-L1: outstanding principal of the household's loans on the book at the end of
+        ``day`` (a loan disbursed that day included)."""
+        return sum(
+            (
+                loan.outstanding(day)
+                for loan in self.household_loans.get(household_id, [])
+                if loan.on_book(day)
+            ),
+            ZERO,
+        )
+
     def household_score(self, household_id: str, day: date) -> dict | None:
         """One household_scores row (R-S1 … R-S7, R-C1, R-C2); None when unrated on ``day``."""
         collection = self.collection_on(household_id, day)
@@ -751,14 +779,7 @@ class PolicyOracle:
         vetoes = self.vetoes(collection, day)
         score = 0 if vetoes else items["raw_score"]
         grade, limit = grade_for(score, bool(vetoes), self.profile)
-        outstanding = sum(
-            (
-                loan.outstanding(day)
-                for loan in self.household_loans.get(household_id, [])
-                if loan.on_book(day)
-            ),
-            ZERO,
-        )
+        outstanding = self.outstanding_on_book(household_id, day)
         village_code = self.home_village(household_id)
         stopped = self.credit_stopped(village_code, day)
         available = ZERO if stopped else max(limit - outstanding, ZERO)
@@ -778,12 +799,57 @@ class PolicyOracle:
             "vetoes": vetoes,
         }
 
+    # -- compliance (R-X1, R-X2)
+
+    def loan_compliance(self, loan: Loan) -> dict:
+        """R-X1 / R-X2 of one loan, judged on its disbursement day D itself: the household's
+        rating on D (R-S1 latest collection on or before D, its vetoes and events as of D;
+        unrated = 未评级 with limit 0) and its outstanding principal on the book at the end of D,
+        the new loan included. An entity's loan is not judged (no grade, limit, outstanding)."""
+        row = {
+            "loan_id": loan.loan_id,
+            "borrower_type": loan.borrower_type,
+            "borrower_id": loan.borrower_id,
+            "disbursed_on": loan.disbursed_on,
+            "score_on_disbursement": None,
+            "grade_on_disbursement": None,
+            "credit_limit_on_disbursement": None,
+            "outstanding_with_new_loan": None,
+            "x1_no_credit": False,
+            "x2_over_limit": False,
+        }
+        if loan.borrower_type != HOUSEHOLD_BORROWER:
+            return row
+        day = loan.disbursed_on
+        rating = self.household_score(loan.borrower_id, day)
+        if rating is None:
+            score, grade, limit = None, UNRATED, ZERO
+        else:
+            score, grade, limit = rating["score"], rating["grade"], rating["credit_limit"]
+        outstanding = self.outstanding_on_book(loan.borrower_id, day)
+        row.update(
+            score_on_disbursement=score,
+            grade_on_disbursement=grade,
+            credit_limit_on_disbursement=limit,
+            outstanding_with_new_loan=outstanding,
+            x1_no_credit=grade in (UNRATED, self.profile["no_grade"]),
+            x2_over_limit=outstanding > limit,
+        )
+        return row
+
     # -- all marts
 
     def marts(self, as_of: date | None = None) -> dict[str, list[dict]]:
-        """The expected rows of the four contract marts over every snapshot date."""
+        """The expected rows of the four contract marts over every snapshot date, and the
+        R-X1 / R-X2 checks of every loan disbursed up to the last of them."""
         result: dict[str, list[dict]] = {name: [] for name in MART_KEYS}
-        for day in self.snapshot_dates(as_of):
+        days = self.snapshot_dates(as_of)
+        result["loan_compliance"] = [
+            self.loan_compliance(loan)
+            for loan in self.loans.values()
+            if loan.disbursed_on <= days[-1]
+        ]
+        for day in days:
             for household_id in sorted(self.collections):
                 row = self.household_score(household_id, day)
                 if row is not None:
@@ -797,7 +863,8 @@ class PolicyOracle:
 def compute_marts(
     raw_dir: Path | str, as_of: date | datetime | None = None, profile: dict = HUBIN_PROFILE
 ) -> dict[str, list[dict]]:
-    """Expected rows of household_scores, loan_status, village_breaker, township_breaker."""
+    """Expected rows of household_scores, loan_status, village_breaker, township_breaker and
+    loan_compliance (R-X1 / R-X2)."""
     if isinstance(as_of, datetime):
         as_of = as_of.date()
     return PolicyOracle(raw_dir, profile).marts(as_of)

@@ -270,3 +270,95 @@ def test_an_uploaded_file_name_keeps_no_folder_part(site, next_delivery):
     files = table(at, "校验报告（各文件）")
     assert list(files[files["批次"] == "本批"]["文件"]) == ["households.csv"]
     assert not (site.store.parent / "上级").exists()
+
+
+def _wait(db) -> rebuild.RebuildStatus:
+    deadline = time.monotonic() + REBUILD_TIMEOUT
+    while (status := rebuild.rebuild_status(db)).running:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    return status
+
+
+def test_a_delivery_is_withdrawn_with_a_reason_and_the_warehouse_rebuilt(
+    site, next_delivery, monkeypatch
+):
+    from huinong.audit import AuditTrail
+    from huinong.intake import accept_delivery
+    from huinong.warehouse import build
+
+    monkeypatch.setenv("HUINONG_AUDIT", str(site.db.parent / "audit.sqlite"))
+    before = districts_rated(site.db)
+    accept_delivery(site.store, next_delivery.parent, "上村村委会")
+    build(raw_dir=site.store, db_path=site.db)
+    assert districts_rated(site.db) == before + NEW_HOUSEHOLDS
+    at = open_data_page()
+    at.selectbox(key="withdraw_id").set_value("0002").run()
+    at.button(key="withdraw").click().run()
+    assert "请填写撤回原因" in texts(at.error)
+    at.text_input(key="withdraw_reason").set_value("重复采集，待核实").run()
+    at.button(key="withdraw").click().run()
+    assert not at.exception
+    assert "已撤回第 0002 批报送" in texts(at.success)
+    assert _wait(site.db).state == "succeeded"
+    at.run()
+    deliveries = table(at, "已接收的报送")
+    withdrawn = deliveries[deliveries["批次"] == "0002"].iloc[0]
+    assert withdrawn["状态"] == "已撤回"
+    assert "由 jrb 撤回：重复采集，待核实" in withdrawn["撤回记录"]
+    assert districts_rated(site.db) == before
+    events = AuditTrail(site.db.parent / "audit.sqlite").query()
+    # Newest first: the build's outcome, the page starting it, the withdrawal, the sign-in.
+    assert events["event"].to_list() == ["rebuild", "rebuild", "withdraw", "sign_in"]
+    assert set(events["username"]) == {"jrb"}
+    assert '"outcome": "published"' in events["details"][0]
+    assert '"outcome": "started"' in events["details"][1]
+    assert '"reason": "重复采集，待核实"' in events["details"][2]
+
+
+def _big_loan_delivery(raw_dir, out_dir):
+    """A household loan of 900,000,000 元 (below the amount bound) with its plan, on the latest
+    disbursement day: the district's outstanding balance jumps far beyond its bound."""
+    import csv
+
+    with (raw_dir / "loans.csv").open(encoding="utf-8", newline="") as handle:
+        loans = list(csv.DictReader(handle))
+    model = max(
+        (row for row in loans if row["borrower_type"] == "农户"), key=lambda r: r["disbursed_on"]
+    )
+    out_dir.mkdir(parents=True)
+    loan = {**model, "loan_id": "DKBIG0001", "amount": "900000000.00", "written_off_on": ""}
+    with (out_dir / "loans.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(loan))
+        writer.writeheader()
+        writer.writerow(loan)
+    with (out_dir / "schedule.csv").open("w", encoding="utf-8", newline="") as handle:
+        handle.write("loan_id,installment_no,due_on,principal_due,interest_due\n")
+        handle.write(f"DKBIG0001,1,{model['maturity_on']},900000000.00,0.00\n")
+    return out_dir
+
+
+def test_a_headline_jump_is_confirmed_on_the_page_before_it_is_published(site, tmp_path):
+    from huinong.intake import accept_delivery
+
+    accept_delivery(site.store, _big_loan_delivery(site.raw_dir, tmp_path / "big"), "某信用社")
+    inode = site.db.stat().st_ino
+    at = open_data_page()
+    at.button(key="rebuild_again").click().run()
+    assert _wait(site.db).state == "failed"
+    at.run()
+    errors = texts(at.error)
+    assert "主要指标变化超出合理范围" in errors and "贷款余额" in errors
+    assert "第 0002 批报送 loans.csv" in errors
+    assert site.db.stat().st_ino == inode
+    confirm = at.button(key="accept_jump")
+    assert confirm.disabled
+    next(box for box in at.checkbox if box.key.startswith("jump_checked")).check().run()
+    at.button(key="accept_jump").click().run()
+    assert not at.exception
+    assert _wait(site.db).state == "succeeded"
+    at.run()
+    assert "数据更新完成" in texts(at.success)
+    assert (
+        query(site.db, "select count(*) from main.loan_book where loan_id = 'DKBIG0001'")[0][0] == 1
+    )

@@ -130,3 +130,27 @@ def test_a_correction_of_the_past_falls_back_to_a_full_build(months, tmp_path):
     assert result.mode == "full"
     assert result.full_build_reason == "还款流水有修改或不再有效"
     assert any("需要全量构建：还款流水有修改或不再有效" in line for line in messages)
+
+
+def test_a_warehouse_holding_its_homes_as_a_table_gets_a_full_build(months, tmp_path):
+    """R-B1's one home is the view intermediate.int_households_homed, which a monthly build reads
+    over the new raw data to find households that moved; a warehouse whose homes are a table (built
+    by an earlier version) would give the old homes, so the build says so and builds in full."""
+    root, _ = months
+    store = tmp_path / "store"
+    accept_delivery(store, root / "history", source_label="历史数据")
+    published = tmp_path / "warehouse.duckdb"
+    build(raw_dir=store, db_path=published)
+    con = duckdb.connect(str(published))
+    con.execute(
+        "create table intermediate.homes_frozen as select * from intermediate.int_households_homed"
+    )
+    con.execute("drop view intermediate.int_households_homed")
+    con.execute("alter table intermediate.homes_frozen rename to int_households_homed")
+    con.close()
+    accept_delivery(store, root / "last_month", source_label="当月报送")
+    messages: list[str] = []
+    result = build(raw_dir=store, db_path=published, progress=messages.append)
+    assert result.mode == "full"
+    assert result.full_build_reason == "已发布的数据仓库由旧版本程序构建"
+    assert any("需要全量构建：已发布的数据仓库由旧版本程序构建" in line for line in messages)

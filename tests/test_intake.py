@@ -15,7 +15,7 @@ import pytest
 from huinong import schema
 from huinong.intake import (
     IntakeError,
-    ZipLimits,
+    Limits,
     accept_delivery,
     list_deliveries,
     load_raw,
@@ -812,7 +812,9 @@ def test_later_delivery_supersedes_earlier_rows(tmp_path: Path, canonical_folder
     assert summary.delivery_ids == ["0001", "0002"]
 
 
-def test_superseding_row_is_the_one_validated(tmp_path: Path, canonical_folder: Path) -> None:
+def test_a_superseding_row_that_fails_keeps_the_earlier_one(
+    tmp_path: Path, canonical_folder: Path
+) -> None:
     store = tmp_path / "store"
     accept_delivery(store, canonical_folder)
     update = tmp_path / "update"
@@ -821,10 +823,19 @@ def test_superseding_row_is_the_one_validated(tmp_path: Path, canonical_folder: 
     write_csv(update / "households.csv", [bad], schema.HOUSEHOLDS.column_names)
     accept_delivery(store, update)
     con, _ = load(store)
-    assert rows(con, "select delivery_id, record_key from raw.quarantine") == [
-        ("0002", "H003 / 2024-01-15")
+    assert rows(con, "select delivery_id, record_key, reasons from raw.quarantine") == [
+        (
+            "0002",
+            "H003 / 2024-01-15",
+            [
+                "更正行未通过校验，保留原数据",
+                "户主文化程度不在可选值内：大学（可选：小学及以下/初中/高中/中专/大专/本科/研究生）",
+            ],
+        )
     ]
-    assert rows(con, "select count(*) from raw.households where household_id = 'H003'") == [(0,)]
+    assert rows(con, "select education from raw.households where household_id = 'H003'") == [
+        (canonical()["households"][2]["education"],)
+    ]
     assert_reconciled(con)
 
 
@@ -902,7 +913,7 @@ def test_zip_symlink_and_size_limit_are_rejected(tmp_path: Path, canonical_folde
         accept_delivery(tmp_path / "store", archive)
     big = make_zip(tmp_path / "big.zip", folder_members(canonical_folder))
     with pytest.raises(IntakeError, match="超过上限"):
-        accept_delivery(tmp_path / "store", big, limits=ZipLimits(max_total_bytes=1000))
+        accept_delivery(tmp_path / "store", big, limits=Limits(max_total_bytes=1000))
 
 
 def test_unreadable_file_is_refused_at_acceptance(tmp_path: Path, canonical_folder: Path) -> None:

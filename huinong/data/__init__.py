@@ -27,6 +27,7 @@ Rules this package keeps, so that the same app serves 20,000 households or 1,000
 - The connection is read-only and locked down: no file or network access, no extensions.
 """
 
+from huinong.data.attention import attention_list
 from huinong.data.bench import bench_calls
 from huinong.data.breaker import breaker_history, township_breaker, village_breaker
 from huinong.data.connection import (
@@ -38,6 +39,7 @@ from huinong.data.connection import (
     current_warehouse,
     open_connection,
     warehouse_path,
+    warehouse_problem,
 )
 from huinong.data.divisions import (
     build_info,
@@ -49,6 +51,7 @@ from huinong.data.divisions import (
     townships,
     villages,
 )
+from huinong.data.freshness import rating_freshness
 from huinong.data.grades import (
     grade_distribution,
     grade_migration,
@@ -77,6 +80,7 @@ from huinong.data.overview import (
     townships_near_line,
     village_changes,
 )
+from huinong.data.reasons import score_conditions, veto_causes
 from huinong.data.reports import (
     DOWNLOADS,
     ID_REPORTS,
@@ -87,6 +91,8 @@ from huinong.data.reports import (
     stream_report,
 )
 from huinong.data.scope import Scope, authorize
+from huinong.data.search import SEARCH_LIMIT, SearchRefused, find_households
+from huinong.data.trips import township_trip, village_npl_loans, village_trip
 from huinong.data.village import (
     area_table,
     household,
@@ -96,6 +102,7 @@ from huinong.data.village import (
     loan_instalments,
     loan_repayments,
 )
+from huinong.data.warning import early_warning, early_warning_loans
 
 __all__ = [
     "DOWNLOADS",
@@ -106,11 +113,14 @@ __all__ = [
     "MAX_ROWS",
     "NAMED_REPORTS",
     "REPORTS",
+    "SEARCH_LIMIT",
     "STREAM_BATCH_ROWS",
     "Scope",
+    "SearchRefused",
     "Warehouse",
     "WarehouseMissing",
     "area_table",
+    "attention_list",
     "authorize",
     "bench_calls",
     "breaker_history",
@@ -118,6 +128,9 @@ __all__ = [
     "credit_stop_count",
     "credit_stops",
     "current_warehouse",
+    "early_warning",
+    "early_warning_loans",
+    "find_households",
     "grade_distribution",
     "grade_migration",
     "household",
@@ -141,17 +154,24 @@ __all__ = [
     "quarantine",
     "quarantine_count",
     "quarantine_reasons",
+    "rating_freshness",
     "report_preview",
     "report_row_count",
+    "score_conditions",
     "score_distribution",
     "snapshot_dates",
     "stream_quarantine",
     "stream_report",
     "township_breaker",
+    "township_trip",
     "townships",
     "townships_near_line",
+    "veto_causes",
     "village_breaker",
     "village_changes",
+    "village_npl_loans",
+    "village_trip",
     "villages",
     "warehouse_path",
+    "warehouse_problem",
 ]

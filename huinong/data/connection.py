@@ -63,14 +63,40 @@ def warehouse_path() -> Path:
     return Path(configured) if configured else REPO_ROOT / "data" / "warehouse.duckdb"
 
 
+# Warehouses this process opened (before any WAL appeared beside them): their connections may go
+# on serving, since DuckDB read the file when it opened it and never reads a later WAL.
+_OPENED: set[Warehouse] = set()
+STRAY_WAL_MESSAGE = (
+    "数据仓库文件旁有一个中断的写入留下的日志文件（{name}.wal），直接读取会显示不完整或错误的数据，"
+    "看板暂停读取。请在“数据管理”页点击“重新更新”（或运行 python -m huinong build）重新发布："
+    "构建会把这个日志文件移到一旁保存，看板随即恢复。"
+)
+
+
+def _stray_wal(path: Path) -> bool:
+    return path.with_name(path.name + ".wal").exists()
+
+
 def current_warehouse() -> Warehouse | None:
-    """The token of the warehouse published now, or None when there is none."""
+    """The token of the warehouse published now, or None when there is none — or when a WAL
+    lies beside it (warehouse_problem says so) and this process has not opened it already."""
     path = warehouse_path()
     try:
         stat = path.stat()
     except FileNotFoundError:
         return None
-    return Warehouse(str(path.resolve()), stat.st_ino, stat.st_mtime_ns)
+    token = Warehouse(str(path.resolve()), stat.st_ino, stat.st_mtime_ns)
+    if _stray_wal(path) and token not in _OPENED:
+        return None
+    return token
+
+
+def warehouse_problem() -> str | None:
+    """Why a published warehouse is not read, in words for the page (None when it is fine)."""
+    path = warehouse_path()
+    if path.exists() and _stray_wal(path):
+        return STRAY_WAL_MESSAGE.format(name=path.name)
+    return None
 
 
 # No on_release=close: closing a connection closes its cursors, and another session may be in
@@ -93,6 +119,10 @@ def open_connection(token: Warehouse) -> duckdb.DuckDBPyConnection:
     instance and its old data. Once attached: no file or network access (enable_external_access
     off), no extensions, and the configuration is locked.
     """
+    path = Path(token.path)
+    if _stray_wal(path):
+        # DuckDB replays a WAL even read-only, and refuses the file when the WAL is another's.
+        raise WarehouseMissing(STRAY_WAL_MESSAGE.format(name=path.name))
     connection = duckdb.connect(":memory:", config=DUCKDB_CONFIG)
     try:
         quoted = token.path.replace("'", "''")
@@ -103,6 +133,7 @@ def open_connection(token: Warehouse) -> duckdb.DuckDBPyConnection:
     except Exception:
         connection.close()
         raise
+    _OPENED.add(token)
     return connection
 
 

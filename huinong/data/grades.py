@@ -11,67 +11,43 @@ from huinong.data.connection import Warehouse, cached, frame
 from huinong.data.scope import Scope
 
 
+def _areas_sql(scope: Scope, by: str) -> str:
+    """The KPI rows of the scope's townships (kpi_monthly) or villages (kpi_village_monthly)."""
+    if by == "township":
+        township = "and scope_code = $township" if scope.level != "district" else ""
+        return f"""
+            select * from main.kpi_monthly
+            where as_of = $as_of and scope_level = 'township' {township}
+        """
+    if by == "village":
+        return f"select * from main.kpi_village_monthly where as_of = $as_of {scope.where_sql()}"
+    raise ValueError(by)
+
+
 @cached
 def grade_distribution(token: Warehouse, as_of: date, scope: Scope, by: str) -> pl.DataFrame:
     """Rated households by grade for each township or village of the scope (long format:
-    area_code, area_name, grade, households), plus registered-poor coverage columns."""
-    if by not in ("township", "village"):
-        raise ValueError(by)
-    if by == "township":
-        return frame(
-            token,
-            scope,
-            f"""
-            with areas as (
-                select
-                    scope_code as area_code,
-                    scope_name as area_name,
-                    households_aaa_plus, households_aaa, households_aa, households_a,
-                    households_no_credit,
-                from main.kpi_monthly
-                where as_of = $as_of and scope_level = 'township'
-                    {"and scope_code = $township" if scope.level != "district" else ""}
-            )
-            unpivot areas on
-                households_aaa_plus as 'AAA+',
-                households_aaa as 'AAA',
-                households_aa as 'AA',
-                households_a as 'A',
-                households_no_credit as '无信用'
-            into name grade value households
-            order by area_code
-            """,
-            {"as_of": as_of},
-        )
+    area_code, area_name, grade, households)."""
     return frame(
         token,
         scope,
         f"""
-        with
-
-        areas as (
-            select village_code as area_code, village_name as area_name
-            from main.village_breaker
-            where as_of = $as_of {scope.where_sql()}
-        ),
-
-        counts as (
-            select village_code as area_code, grade, count(*) as households
-            from main.household_scores
-            where as_of = $as_of {scope.where_sql()}
-            group by all
-        ),
-
-        grades as (
-            select unnest(['AAA+', 'AAA', 'AA', 'A', '无信用']) as grade
+        with areas as (
+            select
+                scope_code as area_code,
+                scope_name as area_name,
+                households_aaa_plus, households_aaa, households_aa, households_a,
+                households_no_credit,
+            from ({_areas_sql(scope, by)})
         )
-
-        select areas.area_code, areas.area_name, grades.grade,
-            coalesce(counts.households, 0) as households,
-        from areas
-        cross join grades
-        left join counts on areas.area_code = counts.area_code and grades.grade = counts.grade
-        order by areas.area_code
+        unpivot areas on
+            households_aaa_plus as 'AAA+',
+            households_aaa as 'AAA',
+            households_aa as 'AA',
+            households_a as 'A',
+            households_no_credit as '无信用'
+        into name grade value households
+        order by area_code
         """,
         {"as_of": as_of},
     )
@@ -80,64 +56,20 @@ def grade_distribution(token: Warehouse, as_of: date, scope: Scope, by: str) -> 
 @cached
 def poor_coverage(token: Warehouse, as_of: date, scope: Scope, by: str) -> pl.DataFrame:
     """Registered-poor households of each township or village: rated, credit (A and above),
-    borrowing, and 获贷率 (borrowing / rated)."""
-    if by not in ("township", "village"):
-        raise ValueError(by)
-    if by == "township":
-        return frame(
-            token,
-            scope,
-            f"""
-            select
-                scope_code as area_code,
-                scope_name as area_name,
-                poor_households_rated,
-                poor_households_credit,
-                poor_borrowing_households,
-                poor_loan_access_rate,
-            from main.kpi_monthly
-            where as_of = $as_of and scope_level = 'township'
-                {"and scope_code = $township" if scope.level != "district" else ""}
-            order by area_code
-            """,
-            {"as_of": as_of},
-        )
+    borrowing, and 获贷率 (borrowing / rated, R-M1)."""
     return frame(
         token,
         scope,
         f"""
-        with
-
-        areas as (
-            select village_code as area_code, village_name as area_name
-            from main.village_breaker
-            where as_of = $as_of {scope.where_sql()}
-        ),
-
-        poor as (
-            select
-                village_code as area_code,
-                count(*) as poor_households_rated,
-                count(*) filter (where credit_limit > 0) as poor_households_credit,
-                count(*) filter (where loans_on_book > 0) as poor_borrowing_households,
-            from main.household_scores
-            where as_of = $as_of {scope.where_sql()} and registered_poor
-            group by all
-        )
-
         select
-            areas.area_code,
-            areas.area_name,
-            coalesce(poor.poor_households_rated, 0) as poor_households_rated,
-            coalesce(poor.poor_households_credit, 0) as poor_households_credit,
-            coalesce(poor.poor_borrowing_households, 0) as poor_borrowing_households,
-            case when poor.poor_households_rated > 0 then
-                cast(poor.poor_borrowing_households / poor.poor_households_rated
-                    as decimal(18, 10))
-            end as poor_loan_access_rate,
-        from areas
-        left join poor on areas.area_code = poor.area_code
-        order by areas.area_code
+            scope_code as area_code,
+            scope_name as area_name,
+            poor_households_rated,
+            poor_households_credit,
+            poor_borrowing_households,
+            poor_loan_access_rate,
+        from ({_areas_sql(scope, by)})
+        order by area_code
         """,
         {"as_of": as_of},
     )

@@ -31,7 +31,8 @@ _HOUSEHOLD_COLUMNS = """
 # The household_scores columns a list needs: a narrow scan is what keeps 1M rows fast.
 _LIST_SCORE_COLUMNS = (
     "household_id, village_code, township_code, collected_on, registered_poor, grade, score, "
-    "credit_limit, available_credit, outstanding_principal, loans_on_book, vetoes, credit_stopped"
+    "credit_limit, available_credit, outstanding_principal, loans_on_book, vetoes, credit_stopped, "
+    "credit_stop_reason"
 )
 
 # Column names common to household_scores and the household lists, so the same ordering picks
@@ -51,12 +52,14 @@ def households_sql(
     where: str = "",
     order: str = "household",
     limited: bool = False,
+    extra_columns: str = "",
 ) -> str:
     """Households of the scope with names. ``limited``: only the first $limit rows in this
     order, picked before the joins (a page shows at most MAX_ROWS; a download streams all).
 
     max_dpd is the largest DPD of the household's loans on the book (loan_status), looked up
-    for the picked households only, unless the list is ordered by it.
+    for the picked households only, unless the list is ordered by it. ``extra_columns``: more
+    columns of the picked household_scores rows (``scores.…``), after the usual ones.
     """
     first_rows = f"order by {_ORDERINGS[order]} limit $limit" if limited else ""
     late_dpd = order != "dpd_desc"
@@ -89,7 +92,7 @@ def households_sql(
     columns = _HOUSEHOLD_COLUMNS.format(
         max_dpd="coalesce(dpd.max_dpd, 0) as max_dpd" if late_dpd else "scores.max_dpd",
         vetoes=scope.vetoes_sql("scores.vetoes"),
-    )
+    ) + (f"{extra_columns}," if extra_columns else "")
     return f"""
         with
 
@@ -157,52 +160,15 @@ def credit_stops(
     return frame(token, scope, sql, {"as_of": as_of, "limit": min(limit, MAX_ROWS)})
 
 
-# The stop reason (R-B3) is derived here from the breaker marts until a mart carries it:
-# _stop_reason_sql and credit_stops_sql are the two places to swap for that read.
-def _stop_reason_sql(scope: Scope) -> str:
-    # R-B3: the reading of the latest month-end on or before as_of decides the stop.
-    return f"""
-        breaker_month as (
-            select max(as_of) as month_end
-            from main.kpi_monthly
-            where scope_level = 'district' and is_month_end and as_of <= $as_of
-        ),
-
-        village_stops as (
-            select village_code, tripped
-            from main.village_breaker
-            where as_of = (select month_end from breaker_month) {scope.where_sql()}
-        ),
-
-        township_stops as (
-            select township_code, tripped
-            from main.township_breaker
-            where as_of = (select month_end from breaker_month) {scope.township_where_sql()}
-        ),
-    """
-
-
 def credit_stops_sql(scope: Scope, limited: bool = False) -> str:
-    return f"""
-        with
-        {_stop_reason_sql(scope)}
-        stopped as (
-            select *
-            from ({households_sql(scope, where="and credit_stopped", limited=limited)})
-        )
-
-        select
-            stopped.*,
-            case
-                when village_stops.tripped and township_stops.tripped then '本村及所在乡镇熔断'
-                when village_stops.tripped then '本村熔断'
-                when township_stops.tripped then '所在乡镇熔断'
-            end as stop_reason,
-        from stopped
-        left join village_stops on stopped.village_code = village_stops.village_code
-        left join township_stops on stopped.township_code = township_stops.township_code
-        order by stopped.village_code, stopped.household_id
-    """
+    """Households under a credit stop with household_scores' reason (R-B3: 本村熔断 /
+    所在乡镇熔断 / 本村及所在乡镇熔断)."""
+    return households_sql(
+        scope,
+        where="and credit_stopped",
+        limited=limited,
+        extra_columns="scores.credit_stop_reason as stop_reason",
+    )
 
 
 @cached

@@ -53,7 +53,7 @@ def _report_sql(report: str, scope: Scope, limited: bool = False) -> str:
                 kpi.npl_rate,
                 breaker.villages_tripped,
                 breaker.tripped_share,
-                case when breaker.tripped then '熔断' else '正常' end as status,
+                breaker.status,
             from main.kpi_monthly as kpi
             inner join main.township_breaker as breaker
                 on breaker.as_of = kpi.as_of and breaker.township_code = kpi.scope_code

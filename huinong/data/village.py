@@ -14,25 +14,27 @@ from huinong.data.scope import Scope
 @cached
 def area_table(token: Warehouse, as_of: date, scope: Scope) -> pl.DataFrame:
     """The areas one level below the scope, with their headline figures: townships of the
-    district (from kpi_monthly and township_breaker) or villages of a township."""
+    district (kpi_monthly, township_breaker's status) or villages of a township
+    (kpi_village_monthly)."""
+    columns = """
+        kpi.scope_code as area_code,
+        kpi.scope_name as area_name,
+        kpi.households_rated,
+        kpi.households_credit,
+        kpi.credit_granted,
+        kpi.borrowing_households,
+        kpi.outstanding_balance,
+        kpi.npl_balance,
+        kpi.npl_rate,
+        kpi.villages_total,
+        kpi.villages_tripped,
+    """
     if scope.level == "district":
         return frame(
             token,
             scope,
-            """
-            select
-                kpi.scope_code as area_code,
-                kpi.scope_name as area_name,
-                kpi.households_rated,
-                kpi.households_credit,
-                kpi.credit_granted,
-                kpi.borrowing_households,
-                kpi.outstanding_balance,
-                kpi.npl_balance,
-                kpi.npl_rate,
-                kpi.villages_total,
-                kpi.villages_tripped,
-                case when breaker.tripped then '熔断' else '正常' end as status,
+            f"""
+            select {columns} breaker.status,
             from main.kpi_monthly as kpi
             inner join main.township_breaker as breaker
                 on breaker.as_of = kpi.as_of and breaker.township_code = kpi.scope_code
@@ -45,35 +47,9 @@ def area_table(token: Warehouse, as_of: date, scope: Scope) -> pl.DataFrame:
         token,
         scope,
         f"""
-        with
-
-        credit as (
-            select
-                village_code,
-                count(*) as households_rated,
-                count(*) filter (where credit_limit > 0) as households_credit,
-                sum(credit_limit) as credit_granted,
-            from main.household_scores
-            where as_of = $as_of {scope.where_sql()}
-            group by village_code
-        )
-
-        select
-            breaker.village_code as area_code,
-            breaker.village_name as area_name,
-            coalesce(credit.households_rated, 0) as households_rated,
-            coalesce(credit.households_credit, 0) as households_credit,
-            cast(coalesce(credit.credit_granted, 0) as decimal(18, 2)) as credit_granted,
-            breaker.borrowing_households,
-            breaker.outstanding_balance,
-            breaker.npl_balance,
-            breaker.npl_rate,
-            1 as villages_total,
-            case when breaker.tripped then 1 else 0 end as villages_tripped,
-            breaker.status,
-        from main.village_breaker as breaker
-        left join credit on breaker.village_code = credit.village_code
-        where breaker.as_of = $as_of {scope.where_sql("breaker")}
+        select {columns} kpi.breaker_status as status,
+        from main.kpi_village_monthly as kpi
+        where kpi.as_of = $as_of {scope.where_sql("kpi")}
         order by area_code
         """,
         {"as_of": as_of},

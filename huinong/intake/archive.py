@@ -1,32 +1,27 @@
 """Unpacking a delivered zip: only the files the contract names, and only within limits.
 
 A zip comes from outside: the whole archive is checked (entry count, paths
-that would escape the target, links, passwords, sizes and ratios a zip bomb
-would show) before anything is written, and what actually comes out is
-counted again while writing.
+that would escape the target, links, passwords, names that do not decode,
+sizes and ratios a zip bomb would show) before anything is written, and what
+actually comes out is counted again while writing; a damaged member refuses
+the whole zip.
 """
 
 from __future__ import annotations
 
 import stat
 import zipfile
-from dataclasses import dataclass
+import zlib
 from pathlib import Path, PurePosixPath
 
 from huinong.intake.errors import IntakeError
+from huinong.intake.limits import Limits
 from huinong.intake.sources import recognise
 from huinong.intake.summary import size_text
 
-MAX_ZIP_MEMBERS = 50
-MAX_ZIP_BYTES = 500 * 1024 * 1024
-MAX_ZIP_RATIO = 100
-
-
-@dataclass(frozen=True)
-class ZipLimits:
-    max_members: int = MAX_ZIP_MEMBERS
-    max_total_bytes: int = MAX_ZIP_BYTES
-    max_ratio: int = MAX_ZIP_RATIO
+# What reading a damaged member raises: a CRC mismatch, a broken deflate stream, a cut-off file,
+# a compression method Python cannot read.
+DAMAGED_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
@@ -39,7 +34,7 @@ def _member_name(info: zipfile.ZipInfo) -> str:
         return info.filename
 
 
-def unpack_zip(archive_path: Path, target: Path, limits: ZipLimits) -> list[str]:
+def unpack_zip(archive_path: Path, target: Path, limits: Limits) -> list[str]:
     """Extract the recognised files of a zip into ``target``; the names left aside are returned.
 
     The whole archive is checked before anything is written.
@@ -49,6 +44,12 @@ def unpack_zip(archive_path: Path, target: Path, limits: ZipLimits) -> list[str]
         raise IntakeError(f"{where} 不是有效的 zip 压缩包")
     try:
         archive = zipfile.ZipFile(archive_path)
+    except UnicodeDecodeError as error:
+        # Flagged as UTF-8 but not: Python cannot even list such a zip.
+        raise IntakeError(
+            f"{where} 中有条目的文件名不是有效的 UTF-8 编码，无法读取。"
+            "请用常用的压缩软件重新打包（文件名只用汉字、字母和数字）后重新报送"
+        ) from error
     except (zipfile.BadZipFile, OSError) as error:
         raise IntakeError(f"{where} 不是有效的 zip 压缩包") from error
     with archive:
@@ -101,12 +102,23 @@ def unpack_zip(archive_path: Path, target: Path, limits: ZipLimits) -> list[str]
             )
         target.mkdir(parents=True, exist_ok=True)
         for canonical, (info, name) in chosen.items():
-            written = 0
-            with archive.open(info) as source, (target / canonical).open("wb") as sink:
-                while chunk := source.read(1 << 20):
-                    written += len(chunk)
-                    # The header's size can lie; what actually comes out is what counts.
-                    if written > info.file_size or written > limits.max_total_bytes:
-                        raise IntakeError(f"{where} 中的条目“{name}”解压后超过声明大小，拒绝接收")
-                    sink.write(chunk)
+            _extract(archive, info, target / canonical, f"{where} 中的条目“{name}”", limits)
     return ignored
+
+
+def _extract(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, what: str, limits: Limits
+) -> None:
+    written = 0
+    try:
+        with archive.open(info) as source, path.open("wb") as sink:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                # The header's size can lie; what actually comes out is what counts.
+                if written > info.file_size or written > limits.max_total_bytes:
+                    raise IntakeError(f"{what}解压后超过声明大小，拒绝接收")
+                sink.write(chunk)
+    except DAMAGED_MEMBER_ERRORS as error:
+        raise IntakeError(
+            f"{what}已损坏，无法解压（压缩包可能没有完整传送）。请重新打包后再报送"
+        ) from error

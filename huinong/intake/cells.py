@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from huinong.intake.limits import MAX_AMOUNT, amount_text
 from huinong.schema import Column
 
 
@@ -128,12 +129,15 @@ def column_sql(column: Column, *, minimum_exclusive: bool = False) -> ColumnSql:
             f"then try_cast(replace({cleaned}, ',', '') as decimal(18,2)) end"
         )
         positive = f"when {name} = 0 then {detail('应大于0')} " if minimum_exclusive else ""
+        # Beyond the bound no sum the warehouse computes could hold it (huinong.intake.limits).
+        too_large = detail(f"超过上限（应小于 {amount_text(MAX_AMOUNT)}）")
         spec.reasons.append(
             f"case when {text} is not null and {name} is null then "
             f"(case when not {shaped} then {detail('无法识别为金额')} "
             f"when {decimals} > 2 then {detail('小数位超过两位')} "
-            f"else {detail('数值过大')} end) "
-            f"when {name} < 0 then {detail('不能为负数')} {positive}end"
+            f"else {too_large} end) "
+            f"when {name} < 0 then {detail('不能为负数')} {positive}"
+            f"when {name} >= {MAX_AMOUNT} then {too_large} end"
         )
     elif column.kind == "rate":
         percent = f"rp_{name}"

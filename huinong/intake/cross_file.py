@@ -2,8 +2,8 @@
 and the cascade that quarantines the dependants of a quarantined row with that reason.
 
 Every rule reads the run's validated tables and appends its reasons to
-``FOUND_REASONS`` (huinong.intake.tables); rows superseded by a later
-delivery take no part.
+``FOUND_REASONS`` (huinong.intake.tables); only rows in force take part (not
+superseded by a later delivery's row, not a rejected correction).
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ def _flagged(name: str) -> str:
 
 
 def _settled(name: str) -> str:
-    """Rows of a file loaded so far: no reason of their own, none found since."""
+    """Rows of a file loaded so far: in force, passing on their own, no reason found since."""
     return (
         f"(select v.* from {validated(name)} v anti join {_flagged(name)} x using (_seq, _row) "
-        f"where not v._superseded and len(v._reasons) = 0)"
+        f"where not v._superseded and not v._rejected and v._own_ok)"
     )
 
 
 def _current(name: str) -> str:
-    return f"(select * from {validated(name)} where not _superseded)"
+    return f"(select * from {validated(name)} where not _superseded and not _rejected)"
 
 
 def cross_file_rules(con: duckdb.DuckDBPyConnection) -> None:
@@ -90,7 +90,7 @@ def _repayment_plans(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""insert into {FOUND_REASONS}
         with instalments as (
-            select row.*, len(row._reasons) > 0 or x._row is not null as bad
+            select row.*, not row._own_ok or x._row is not null as bad
             from {_current("schedule")} row
             left join {_flagged("schedule")} x using (_seq, _row)
             where row.loan_id is not null
@@ -127,7 +127,7 @@ def _loan_dependants(con: duckdb.DuckDBPyConnection) -> None:
     quarantined_loans = (
         f"(select distinct loan_id from {_current('loans')} loan "
         f"left join {_flagged('loans')} x using (_seq, _row) "
-        f"where loan.loan_id is not null and (len(loan._reasons) > 0 or x._row is not null))"
+        f"where loan.loan_id is not null and (not loan._own_ok or x._row is not null))"
     )
     for dependant in ("schedule", "repayments"):
         # A row already quarantined for its own sake is not told again about its loan.
@@ -142,8 +142,7 @@ def _loan_dependants(con: duckdb.DuckDBPyConnection) -> None:
             left join {_flagged(dependant)} x using (_seq, _row)
             where row.loan_id is not null
                 and (known.loan_id is null
-                     or (gone.loan_id is not null and len(row._reasons) = 0
-                         and x._row is null))
+                     or (gone.loan_id is not null and row._own_ok and x._row is null))
             order by row._seq, row._row"""
         )
 

@@ -13,6 +13,7 @@ import codecs
 import csv
 import io
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from huinong.intake.headers import (
     header_score,
     layout_for,
 )
+from huinong.intake.limits import DEFAULT_LIMITS, Limits, field_too_long, too_many_rows
 from huinong.intake.staging import (
     BATCH_ROWS,
     StagedFile,
@@ -110,10 +112,14 @@ def _head_records(path: Path, delimiter: str, encoding: str) -> list[tuple[list[
         text = text[: text.rfind("\n") + 1]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     records: list[tuple[list[str], int]] = []
-    for record in reader:
-        records.append((record, reader.line_num))
-        if len(records) > HEADER_SEARCH_ROWS:
-            break
+    try:
+        for record in reader:
+            records.append((record, reader.line_num))
+            if len(records) > HEADER_SEARCH_ROWS:
+                break
+    except csv.Error:
+        # A field past the limit, a NUL: the header lies before it; reading the rows says where.
+        pass
     return records
 
 
@@ -156,6 +162,7 @@ def stage_csv(
     table: str,
     display_name: str,
     work_dir: Path,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> StagedFile:
     text = read_text(path, display_name, work_dir)
     dialect = sniff_csv(raw_file, text.utf8_path, "utf-8", display_name)
@@ -163,30 +170,40 @@ def stage_csv(
     count = len(dialect.headers)
     columns = ", ".join(f"'{name}': 'VARCHAR'" for name in staging_columns(count))
     rejects_table, rejects_scan = f"{table}_rejects", f"{table}_scans"
+    python_path = (con, text, dialect, layout, table, display_name, limits)
     # Row numbers are the staging table's rowid + 1: the scan keeps insertion order
     # and drops nothing; a row the reader rejects sends the file down the Python path.
+    # So does a line longer than a field may be: only that path can say which field is too long.
     try:
         con.execute(
             f"create or replace temp table {table} as "
             f"select null::integer as _row, null::varchar as _shape, null::varchar as _overflow, * "
             f"from read_csv($path, auto_detect=false, header=true, skip=$skip, "
             f"delim=$delim, quote='\"', escape='\"', columns={{{columns}}}, "
+            f"max_line_size=$line, "
             f"store_rejects=true, rejects_table='{rejects_table}', rejects_scan='{rejects_scan}')",
-            {"path": str(text.utf8_path), "skip": dialect.skip_lines, "delim": dialect.delimiter},
+            {
+                "path": str(text.utf8_path),
+                "skip": dialect.skip_lines,
+                "delim": dialect.delimiter,
+                "line": limits.max_field_chars,
+            },
         )
     except duckdb.Error:
         # DuckDB's reader gives up on some files Python's csv module reads fine (line endings
         # mixed by hand-appended rows, for one): read those row by row.
         for leftover in (table, rejects_table, rejects_scan):
             con.execute(f"drop table if exists {leftover}")
-        return _stage_csv_python(con, text, dialect, layout, table)
+        return _stage_csv_python(*python_path)
     rejected = con.execute(f"select count(*) from {rejects_table}").fetchone()[0]
     con.execute(f"drop table if exists {rejects_table}")
     con.execute(f"drop table if exists {rejects_scan}")
     if rejected:
         con.execute(f"drop table {table}")
-        return _stage_csv_python(con, text, dialect, layout, table)
+        return _stage_csv_python(*python_path)
     rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+    if rows > limits.max_rows:
+        raise IntakeError(too_many_rows(display_name, limits))
     return StagedFile(table, layout, rows, text.needs_nfkc)
 
 
@@ -196,6 +213,8 @@ def _stage_csv_python(
     dialect: CsvDialect,
     layout: FileLayout,
     table: str,
+    display_name: str,
+    limits: Limits,
 ) -> StagedFile:
     """Exact row numbers and field counts for a CSV whose rows do not all fit the header."""
     utf8_path = text.utf8_path
@@ -205,15 +224,19 @@ def _stage_csv_python(
     batch: dict[str, list] = {"_row": [], "_shape": [], "_overflow": [], **{n: [] for n in names}}
     row_number = 0
     delimiter = dialect.delimiter
+    # The module's limit is process-wide; every reader of this package reads with the same one.
+    csv.field_size_limit(limits.max_field_chars)
     with utf8_path.open(encoding="utf-8-sig", newline="") as handle:
         for _ in range(dialect.skip_lines):
             handle.readline()
         reader = csv.reader(handle, delimiter=dialect.delimiter, strict=False)
         next(reader, None)
-        for record in reader:
+        for record in _records(reader, display_name, limits):
             if not record:
                 continue
             row_number += 1
+            if row_number > limits.max_rows:
+                raise IntakeError(too_many_rows(display_name, limits))
             batch["_row"].append(row_number)
             extra = record[count:]
             # Trailing empty fields ("1,2,3,,") carry nothing; a short row may be cut off.
@@ -233,6 +256,32 @@ def _stage_csv_python(
     if batch["_row"]:
         append_batch(con, table, batch, f"{table}_batch")
     return StagedFile(table, layout, row_number, text.needs_nfkc, fallback=True)
+
+
+def _records(reader: Iterator[list[str]], display_name: str, limits: Limits) -> Iterator[list[str]]:
+    """The reader's records; what the csv module cannot read, in words naming the row (the
+    number of the data row it was reading: blank lines are not rows)."""
+    rows = 0
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            row = rows + 1
+            if "field larger than field limit" in str(error):
+                raise IntakeError(field_too_long(display_name, row, limits)) from error
+            if "NUL" in str(error):
+                raise IntakeError(
+                    f"{display_name} 第 {row:,} 行含有空字符（NUL），文件可能已损坏。"
+                    "请在 Excel 中打开后另存为 CSV 重新报送"
+                ) from error
+            raise IntakeError(
+                f"{display_name} 第 {row:,} 行的格式无法识别。请在 Excel 中打开后另存为 CSV 重新报送"
+            ) from error
+        if record:
+            rows += 1
+        yield record
 
 
 def inspect_csv(raw_file: RawFile, path: Path, display_name: str) -> FileLayout:

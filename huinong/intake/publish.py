@@ -9,16 +9,21 @@ from collections.abc import Callable
 
 import duckdb
 
+from huinong.intake.cells import sql_text
+from huinong.intake.keys import REJECTED_REASON
 from huinong.intake.sources import Source
 from huinong.intake.staging import StagedFile, staging_columns
 from huinong.intake.store import Delivery
 from huinong.intake.summary import ExtraColumn, FileCounts, IntakeSummary
-from huinong.intake.tables import FOUND_REASONS, validated
+from huinong.intake.tables import DUPLICATES, FOUND_REASONS, validated
 from huinong.intake.text import WHITESPACE_SQL
 from huinong.schema import RAW_FILES, RawFile, create_table_sql
 
 # Between the parts of a composite key in raw.quarantine.record_key.
 KEY_SEPARATOR = " / "
+# Files whose loaded rows keep where they came from (raw.row_origins): the grains of the headline
+# figures a build checks before publishing (huinong.plausibility).
+ORIGIN_FILES = ("households", "loans")
 
 
 def create_outputs(con: duckdb.DuckDBPyConnection, deliveries: list[Delivery]) -> None:
@@ -44,6 +49,10 @@ def create_outputs(con: duckdb.DuckDBPyConnection, deliveries: list[Delivery]) -
         "create or replace table raw.deliveries (delivery_id varchar, accepted_at timestamp, "
         "source varchar, files varchar[])"
     )
+    con.execute(
+        "create or replace table raw.row_origins (source_file varchar, record_id varchar, "
+        "record_key varchar, delivery_id varchar, file_name varchar, row_number integer)"
+    )
     for delivery in deliveries:
         con.execute(
             "insert into raw.deliveries values ($id, $at, $source, $files)",
@@ -68,7 +77,7 @@ def publish_file(
     con.execute(
         f"insert into raw.{name} select {columns} from {validated(name)} v "
         f"anti join (select _seq, _row from {FOUND_REASONS} where source_file = '{name}') x "
-        f"using (_seq, _row) where not v._superseded and len(v._reasons) = 0"
+        f"using (_seq, _row) where not v._superseded and not v._rejected and v._own_ok"
     )
     for source, staged in instances:
         _publish_instance(con, raw_file, source, staged, say)
@@ -113,14 +122,21 @@ def _publish_instance(
         select $source_file, $file_name, $delivery_id, q._row, {record_key},
             {original}, q.reasons
         from (
-            select v._row, v._reasons || coalesce(x.reasons, []::varchar[]) as reasons
+            select v._row,
+                case when v._rejected then [{sql_text(REJECTED_REASON)}] else []::varchar[] end
+                || v._reasons || coalesce(d.reasons, []::varchar[])
+                || coalesce(x.reasons, []::varchar[]) as reasons
             from {validated(name)} v
+            left join (
+                select _seq, _row, list(reason order by rowid) as reasons
+                from {DUPLICATES} where source_file = $source_file group by _seq, _row
+            ) d using (_seq, _row)
             left join (
                 select _seq, _row, list(reason order by rowid) as reasons
                 from {FOUND_REASONS} where source_file = $source_file group by _seq, _row
             ) x using (_seq, _row)
             where v._seq = $seq and not v._superseded
-                and (len(v._reasons) > 0 or x.reasons is not null)
+                and (v._rejected or not v._own_ok or x.reasons is not null)
         ) q
         join (select coalesce(_row, rowid + 1)::integer as _row_number, *
               from {staged.table}) s on s._row_number = q._row
@@ -131,7 +147,7 @@ def _publish_instance(
         f"""select count(*),
             count(*) filter (where v._superseded),
             count(*) filter (where not v._superseded
-                and (len(v._reasons) > 0 or x._row is not null))
+                and (v._rejected or not v._own_ok or x._row is not null))
         from {validated(name)} v
         left join (select distinct _seq, _row from {FOUND_REASONS}
                    where source_file = $source_file) x
@@ -153,6 +169,18 @@ def _publish_instance(
             "superseded": superseded,
         },
     )
+    if name in ORIGIN_FILES:
+        first = raw_file.key[0]
+        key = f" || '{KEY_SEPARATOR}' || ".join(f"v.{part}::varchar" for part in raw_file.key)
+        con.execute(
+            f"""insert into raw.row_origins
+            select $source_file, v.{first}::varchar, {key}, $delivery_id, $file_name, v._row
+            from {validated(name)} v
+            anti join (select _seq, _row from {FOUND_REASONS} where source_file = $source_file) x
+                using (_seq, _row)
+            where v._seq = $seq and not v._superseded and not v._rejected and v._own_ok""",
+            {k: params[k] for k in ("source_file", "delivery_id", "file_name", "seq")},
+        )
     _publish_extra_columns(con, name, source, staged)
     say(
         f"{source.display_name}：载入 {read - superseded - quarantined:,} 行，"

@@ -7,8 +7,19 @@ typing of huinong.intake.cells; a row with any reason is quarantined.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from huinong.intake.cells import ColumnSql, column_sql, sql_text
 from huinong.schema import RawFile
+
+# Dates of something that happened: none can lie after the delivery that reports it was received,
+# nor before the programme started. Due dates and maturities lie ahead by nature; an enforcement
+# record may end before the programme began.
+EVENT_DATES = {
+    "households": ("collected_on",),
+    "loans": ("disbursed_on", "written_off_on"),
+    "repayments": ("paid_on",),
+}
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
@@ -129,6 +140,23 @@ def row_rules(raw_file: RawFile) -> list[str]:
             "|| n_written_off_on || ' / ' || n_disbursed_on end",
         ]
     return []
+
+
+def date_window_rules(raw_file: RawFile, programme_start: dt.date) -> list[str]:
+    """An event date after its delivery's receipt day (``_received_on``) or before the programme's
+    start is not a date a clerk meant: the row is quarantined rather than let it move the
+    as-of date or the first snapshot."""
+    start = programme_start.isoformat()
+    rules = []
+    for name in EVENT_DATES.get(raw_file.name, ()):
+        label = raw_file.column(name).label
+        rules.append(
+            f"case when {name} > _received_on then {sql_text(label + '晚于报送接收日 ')} "
+            f"|| strftime(_received_on, '%Y-%m-%d') || {sql_text('，不可能已经发生：')} || n_{name} "
+            f"when {name} < date '{start}' then "
+            f"{sql_text(label + '早于项目开始日期 ' + start + '：')} || n_{name} end"
+        )
+    return rules
 
 
 def message_texts(raw_file: RawFile) -> list[str]:

@@ -6,6 +6,7 @@ file the contract names (huinong.schema.RAW_FILES), in any letter case.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -25,7 +26,9 @@ class Source:
     """One file to read: which raw file it is, from which delivery.
 
     ``seq`` orders deliveries (a later one supersedes an earlier one's rows);
-    0 is the default villages list, read before everything else.
+    0 is the default villages list, read before everything else. ``received_on``
+    is the day the delivery was accepted: nothing in it can have happened later.
+    None for files not (yet) in the store: the day they are read.
     """
 
     raw_file: RawFile
@@ -33,6 +36,7 @@ class Source:
     seq: int
     delivery_id: str | None
     file_name: str
+    received_on: dt.date | None = None
 
     @property
     def display_name(self) -> str:

@@ -5,7 +5,7 @@ Both readers (csv_reader, xlsx_reader) write this shape; validation reads it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
@@ -27,6 +27,8 @@ class StagedFile:
     rows: int
     needs_nfkc: bool
     fallback: bool = False
+    # File-level messages for the summary (merged cells, formula cells of an xlsx).
+    notes: list[str] = field(default_factory=list)
 
 
 def staging_columns(count: int) -> list[str]:

@@ -3,6 +3,10 @@
 Accepting a delivery copies (or unpacks) its recognised files, refuses one
 no build could read, and writes the manifest last, so that a reader never
 sees half a delivery. The same content sent twice is accepted once.
+
+The store is a ledger: a delivery is never changed or removed. One found to
+be wrong is withdrawn — ``withdrawn.json`` beside its manifest says who, when
+and why — and builds leave it out from then on.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from huinong.intake.archive import ZipLimits, unpack_zip
+from huinong.intake.archive import unpack_zip
 from huinong.intake.csv_reader import inspect_csv
 from huinong.intake.errors import IntakeError
+from huinong.intake.limits import DEFAULT_LIMITS, Limits
 from huinong.intake.sources import MANIFEST, Source, folder_files, recognise
 from huinong.intake.summary import size_text
 from huinong.intake.xlsx_reader import inspect_xlsx
@@ -36,6 +41,16 @@ class DeliveryFile:
     size: int
 
 
+WITHDRAWAL = "withdrawn.json"
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    at: dt.datetime
+    by: str
+    reason: str
+
+
 @dataclass
 class Delivery:
     """One accepted delivery in the store."""
@@ -48,6 +63,19 @@ class Delivery:
     ignored: list[str] = field(default_factory=list)
     source_name: str = ""
     already_accepted: bool = False
+    withdrawn: Withdrawal | None = None
+
+    @property
+    def status(self) -> str:
+        return "已撤回" if self.withdrawn else "有效"
+
+    def withdrawal_text(self) -> str:
+        if self.withdrawn is None:
+            return ""
+        return (
+            f"{self.withdrawn.at:%Y-%m-%d %H:%M} 由 {self.withdrawn.by} 撤回："
+            f"{self.withdrawn.reason}"
+        )
 
     def describe(self) -> str:
         when = self.accepted_at.strftime("%Y-%m-%d %H:%M")
@@ -89,9 +117,12 @@ def read_delivery(path: Path) -> Delivery:
         delivery_id = str(manifest["delivery_id"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise IntakeError(f"接收库中 {path.name} 的 {MANIFEST} 已损坏，无法读取") from error
-    for item in files:
-        if not (path / item.name).is_file():
-            raise IntakeError(f"接收库中第 {delivery_id} 批报送缺少文件 {item.name}")
+    withdrawn = _read_withdrawal(path, delivery_id)
+    if withdrawn is None:
+        # A withdrawn delivery is never read again: a file it lost does not matter.
+        for item in files:
+            if not (path / item.name).is_file():
+                raise IntakeError(f"接收库中第 {delivery_id} 批报送缺少文件 {item.name}")
     return Delivery(
         delivery_id=delivery_id,
         path=path,
@@ -100,12 +131,62 @@ def read_delivery(path: Path) -> Delivery:
         files=files,
         ignored=list(manifest.get("ignored", [])),
         source_name=str(manifest.get("source_name", "")),
+        withdrawn=withdrawn,
     )
 
 
+def _read_withdrawal(path: Path, delivery_id: str) -> Withdrawal | None:
+    marker = path / WITHDRAWAL
+    if not marker.exists():
+        return None
+    try:
+        values = json.loads(marker.read_text(encoding="utf-8"))
+        return Withdrawal(
+            dt.datetime.fromisoformat(values["at"]), str(values["by"]), str(values["reason"])
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise IntakeError(
+            f"接收库中第 {delivery_id} 批报送的撤回记录 {WITHDRAWAL} 已损坏，无法读取"
+        ) from error
+
+
 def list_deliveries(store: Path) -> list[Delivery]:
-    """The store's accepted deliveries, in acceptance order."""
+    """The store's accepted deliveries, withdrawn ones included, in acceptance order."""
     return [read_delivery(path) for path in _delivery_dirs(Path(store))]
+
+
+def active_deliveries(deliveries: list[Delivery]) -> list[Delivery]:
+    """The deliveries a build reads: those not withdrawn."""
+    return [delivery for delivery in deliveries if delivery.withdrawn is None]
+
+
+def find_delivery(store: Path, delivery_id: str) -> Delivery:
+    wanted = delivery_id.strip().zfill(4) if delivery_id.strip().isdigit() else delivery_id
+    for delivery in list_deliveries(store):
+        if delivery.delivery_id == wanted:
+            return delivery
+    raise IntakeError(f"接收库 {store} 中没有第 {delivery_id} 批报送")
+
+
+def withdraw_delivery(store: Path, delivery_id: str, reason: str, by: str) -> Delivery:
+    """Mark a delivery withdrawn (who, when, why); it stays in the store, builds skip it."""
+    store = Path(store)
+    reason = reason.strip()
+    if not reason:
+        raise IntakeError("请填写撤回原因（例如“金额录入错误，待村组更正后重新报送”）")
+    with _store_lock(store):
+        delivery = find_delivery(store, delivery_id)
+        if delivery.withdrawn is not None:
+            raise IntakeError(
+                f"第 {delivery.delivery_id} 批报送已于 {delivery.withdrawn.at:%Y-%m-%d %H:%M} "
+                f"由 {delivery.withdrawn.by} 撤回，无需再次撤回"
+            )
+        at = dt.datetime.now().astimezone().replace(microsecond=0)
+        values = {"at": at.isoformat(), "by": by, "reason": reason}
+        partial = delivery.path / f".{WITHDRAWAL}.tmp"
+        partial.write_text(json.dumps(values, ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(partial, delivery.path / WITHDRAWAL)
+    return read_delivery(delivery.path)
 
 
 def store_sources(deliveries: list[Delivery]) -> list[Source]:
@@ -119,12 +200,13 @@ def store_sources(deliveries: list[Delivery]) -> list[Source]:
                     seq,
                     delivery.delivery_id,
                     item.name,
+                    delivery.accepted_at.date(),
                 )
             )
     return sources
 
 
-def gather(source: Path, target: Path, limits: ZipLimits) -> list[str]:
+def gather(source: Path, target: Path, limits: Limits = DEFAULT_LIMITS) -> list[str]:
     """Copy or extract a candidate's recognised files into ``target`` under their canonical names."""
     if source.is_dir():
         found, ignored = folder_files(source, f"{source.name}/ 中")
@@ -156,13 +238,15 @@ def describe_files(folder: Path) -> list[DeliveryFile]:
     return files
 
 
-def check_readable(folder: Path, files: list[DeliveryFile], where: str) -> None:
+def check_readable(
+    folder: Path, files: list[DeliveryFile], where: str, limits: Limits = DEFAULT_LIMITS
+) -> None:
     """Refuse, at the door, a file no build could read (encoding, xlsx, required columns)."""
     for item in files:
         raw_file = RAW_FILES[item.source_file]
         path = folder / item.name
         if path.suffix == ".xlsx":
-            inspect_xlsx(raw_file, path, f"{where}{item.name}")
+            inspect_xlsx(raw_file, path, f"{where}{item.name}", limits)
         else:
             inspect_csv(raw_file, path, f"{where}{item.name}")
 
@@ -173,6 +257,7 @@ def identity(files: list[DeliveryFile]) -> list[tuple[str, str]]:
 
 @contextlib.contextmanager
 def _store_lock(store: Path) -> Iterator[None]:
+    store.mkdir(parents=True, exist_ok=True)
     with (store / ".lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -186,7 +271,7 @@ def accept_delivery(
     source: Path,
     source_label: str = "命令行",
     *,
-    limits: ZipLimits | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Delivery:
     """Take a folder or zip of raw files into ``store/deliveries/<NNNN>/`` with a manifest.
 
@@ -195,7 +280,6 @@ def accept_delivery(
     nothing and returns the delivery that already holds it.
     """
     store, source = Path(store), Path(source)
-    limits = limits or ZipLimits()
     (store / "deliveries").mkdir(parents=True, exist_ok=True)
     incoming = store / ".incoming" / uuid.uuid4().hex
     try:
@@ -206,9 +290,9 @@ def accept_delivery(
             raise IntakeError(
                 f"{source.name} 中没有可识别的报送文件（文件名应为 {expected} 或对应的 .xlsx）"
             )
-        check_readable(incoming, files, f"{source.name} 中的 ")
+        check_readable(incoming, files, f"{source.name} 中的 ", limits)
         with _store_lock(store):
-            for delivery in list_deliveries(store):
+            for delivery in active_deliveries(list_deliveries(store)):
                 if identity(delivery.files) == identity(files):
                     delivery.already_accepted = True
                     return delivery

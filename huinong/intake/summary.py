@@ -42,6 +42,9 @@ class IntakeSummary:
     default_villages: bool = False
     quarantine: pl.DataFrame | None = None
     already_accepted: str | None = None
+    # What a clerk should know of a file beyond its rows (merged cells, formula cells …).
+    notes: list[str] = field(default_factory=list)
+    withdrawn_ids: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, FileCounts]:
         """Counts per source file, summed over deliveries, in schema order."""
@@ -86,6 +89,8 @@ class IntakeSummary:
         ]
         if self.already_accepted:
             lines.append(f"待接收的文件与第 {self.already_accepted} 批报送完全相同，已接收过。")
+        if self.withdrawn_ids:
+            lines.append(f"已撤回、未读取的报送：第 {'、'.join(self.withdrawn_ids)} 批。")
         for name, counts in totals.items():
             line = (
                 f"  {RAW_FILES[name].label}（{name}）：读取 {counts.rows_read:,}，"
@@ -110,6 +115,8 @@ class IntakeSummary:
                 f"{file_name} 无“{label}”" for _, file_name, label in self.missing_columns
             )
             lines.append(f"  缺少的可选列（按空值处理）：{missing}")
+        for note in self.notes:
+            lines.append(f"  注意：{note}")
         if self.reason_counts.height:
             top = self.reason_counts.sort("rows", descending=True).head(5)
             reasons = "；".join(

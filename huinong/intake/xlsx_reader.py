@@ -13,11 +13,13 @@ import math
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import duckdb
 
 from huinong.intake.errors import IntakeError
 from huinong.intake.headers import HEADER_SEARCH_ROWS, FileLayout, find_header_row, layout_for
+from huinong.intake.limits import DEFAULT_LIMITS, Limits, too_many_rows
 from huinong.intake.staging import (
     BATCH_ROWS,
     StagedFile,
@@ -25,15 +27,15 @@ from huinong.intake.staging import (
     create_staging,
     staging_columns,
 )
+from huinong.intake.summary import size_text
 from huinong.intake.text import needs_nfkc
+from huinong.intake.xlsx_sheet import SheetFindings, read_findings, row_reasons
 from huinong.schema import RawFile
 
-XLSX_MAX_UNCOMPRESSED = 4 << 30
-XLSX_MAX_RATIO = 1000
 
-
-def _check_xlsx_container(path: Path, display_name: str) -> None:
-    """An xlsx is a zip: refuse a non-zip and an archive that would inflate beyond reason."""
+def _check_xlsx_container(path: Path, display_name: str, limits: Limits) -> None:
+    """An xlsx is a zip: refuse a non-zip and one that would inflate beyond the limits a
+    delivered zip keeps (huinong.intake.limits)."""
     not_xlsx = f"{display_name} 不是有效的 Excel 工作簿（.xlsx）文件"
     if not zipfile.is_zipfile(path):
         with path.open("rb") as handle:
@@ -47,51 +49,50 @@ def _check_xlsx_container(path: Path, display_name: str) -> None:
     except (zipfile.BadZipFile, OSError) as error:
         raise IntakeError(not_xlsx) from error
     total = sum(member.file_size for member in members)
-    packed = sum(member.compress_size for member in members)
-    if total > XLSX_MAX_UNCOMPRESSED or total > XLSX_MAX_RATIO * max(packed, 1):
-        raise IntakeError(f"{display_name} 解压后过大，疑似压缩炸弹，拒绝读取")
+    if any(
+        member.file_size > limits.max_ratio * max(member.compress_size, 1) for member in members
+    ):
+        raise IntakeError(
+            f"{display_name} 中有部件压缩比超过 {limits.max_ratio}:1，疑似压缩炸弹，拒绝读取"
+        )
+    if total > limits.max_total_bytes:
+        raise IntakeError(
+            f"{display_name} 解压后共 {size_text(total)}，超过上限 "
+            f"{size_text(limits.max_total_bytes)}，拒绝读取。请另存为 CSV，或分成几个文件报送"
+        )
     if not any(member.filename == "xl/workbook.xml" for member in members):
         raise IntakeError(not_xlsx)
 
 
-def _has_error_cells(path: Path) -> bool:
-    """Whether any worksheet holds an error cell (#N/A, #REF! …), by scanning its XML bytes."""
-    marker = b't="e"'
-    with zipfile.ZipFile(path) as archive:
-        for member in archive.infolist():
-            if not member.filename.startswith("xl/worksheets/") or not member.filename.endswith(
-                ".xml"
-            ):
-                continue
-            with archive.open(member) as handle:
-                tail = b""
-                while chunk := handle.read(1 << 22):
-                    if marker in tail + chunk:
-                        return True
-                    tail = chunk[-len(marker) :]
-    return False
+def _open_rows(
+    path: Path, display_name: str, limits: Limits
+) -> tuple[Iterator[list], tuple[int, int], SheetFindings]:
+    """Rows of the first sheet as cell values, the sheet position (0-based row, column) of the
+    first cell the rows start with, and what the sheet's XML says beyond the values.
 
-
-def _iter_xlsx(path: Path, display_name: str) -> Iterator[list]:
-    """Rows of the first sheet as cell values; formulas give their cached value, never computed.
-
-    python-calamine (Rust) reads about twenty times faster than openpyxl, but
-    reads an error cell as empty; a workbook with error cells is read by
-    openpyxl, which keeps "#N/A" visible so that the row is quarantined.
+    Formulas give their saved value, never computed. python-calamine (Rust) reads about twenty
+    times faster than openpyxl, but reads an error cell as empty; a sheet with error cells is
+    read by openpyxl, which keeps "#N/A" visible so that the row is quarantined.
     """
-    _check_xlsx_container(path, display_name)
+    _check_xlsx_container(path, display_name, limits)
+    try:
+        findings = read_findings(path)
+    except (zipfile.BadZipFile, OSError, ElementTree.ParseError) as error:
+        raise IntakeError(f"{display_name} 不是有效的 Excel 工作簿（.xlsx）文件") from error
     try:
         from python_calamine import CalamineWorkbook
     except ImportError:
         CalamineWorkbook = None  # noqa: N806
-    if CalamineWorkbook is not None and not _has_error_cells(path):
+    if CalamineWorkbook is not None and "errors" not in findings.markers:
         try:
             sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
-            yield from sheet.iter_rows()
+            start = tuple(sheet.start or (0, 0))
+            rows = sheet.iter_rows()
         except Exception as error:  # noqa: BLE001 - the Rust reader raises its own types
             raise IntakeError(f"{display_name} 不是有效的 Excel 工作簿（.xlsx）文件") from error
-        return
-    yield from _iter_xlsx_openpyxl(path, display_name)
+        return rows, (int(start[0]), int(start[1])), findings
+    # openpyxl's read-only rows start at A1.
+    return _iter_xlsx_openpyxl(path, display_name), (0, 0), findings
 
 
 def _iter_xlsx_openpyxl(path: Path, display_name: str) -> Iterator[list]:
@@ -192,13 +193,17 @@ def _xlsx_header(
     return head, header_index, headers
 
 
-def inspect_xlsx(raw_file: RawFile, path: Path, display_name: str) -> FileLayout:
+def inspect_xlsx(
+    raw_file: RawFile, path: Path, display_name: str, limits: Limits = DEFAULT_LIMITS
+) -> FileLayout:
     """The checks an xlsx must pass to be readable at all, without reading its rows."""
-    rows = _iter_xlsx(path, display_name)
+    rows, _, _ = _open_rows(path, display_name, limits)
     try:
         _, _, headers = _xlsx_header(raw_file, rows, display_name)
     finally:
-        rows.close()
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
     return layout_for(raw_file, headers, display_name)
 
 
@@ -209,14 +214,18 @@ def stage_xlsx(
     table: str,
     display_name: str,
     progress: Callable[[int], None] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> StagedFile:
-    rows = _iter_xlsx(path, display_name)
+    rows, (first_row, first_column), findings = _open_rows(path, display_name, limits)
     head, header_index, headers = _xlsx_header(raw_file, rows, display_name)
     layout = layout_for(raw_file, headers, display_name)
     count = len(headers)
     kinds: list[str | None] = [None] * count
     for name, position in layout.positions.items():
         kinds[position] = raw_file.column(name).kind
+    labels = {position: raw_file.column(name).label for name, position in layout.positions.items()}
+    # Data row n lies n rows under the header, whose sheet row is its index past the first row.
+    marks, notes = row_reasons(findings, first_row + header_index + 1, first_column + 1, labels)
     create_staging(con, table, count)
     names = staging_columns(count)
     any_nfkc = False
@@ -235,7 +244,7 @@ def stage_xlsx(
         """Write the pending rows column by column; whether any text may need NFKC."""
         # Transposed, each column converts in one comprehension instead of cell by cell.
         cells = list(itertools.zip_longest(*pending, fillvalue=None))
-        batch: dict[str, list] = {"_row": numbers, "_shape": [None] * len(numbers)}
+        batch: dict[str, list] = {"_row": numbers, "_shape": [marks.get(n) for n in numbers]}
         batch["_overflow"] = [
             ",".join(xlsx_cell_text(cell, None) for cell in row[count:] if cell not in (None, ""))
             or None
@@ -257,6 +266,8 @@ def stage_xlsx(
             continue
         row_number += blanks_pending + 1
         blanks_pending = 0
+        if row_number > limits.max_rows:
+            raise IntakeError(too_many_rows(display_name, limits))
         numbers.append(row_number)
         pending.append(row)
         if len(pending) >= BATCH_ROWS:
@@ -266,7 +277,8 @@ def stage_xlsx(
                 progress(row_number)
     if pending:
         any_nfkc = flush() or any_nfkc
-    return StagedFile(table, layout, row_number, any_nfkc)
+    notes = [f"{display_name} {note}" for note in notes]
+    return StagedFile(table, layout, row_number, any_nfkc, notes=notes)
 
 
 def _blank(row: list | tuple) -> bool:

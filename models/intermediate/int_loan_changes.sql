@@ -117,16 +117,16 @@ states as (
         loans.borrower_id as household_id,
         with_oldest_due.loan_id,
         with_oldest_due.changed_on,
-        -- R-L1: on the book when not written off by then and more than 1.00 元 is outstanding.
+        -- R-L1 (macro on_book): the outstanding principal while the loan is on the book, else 0.
         case
-            when loans.written_off_on <= with_oldest_due.changed_on then 0
-            when
-                loans.amount - with_oldest_due.principal_repaid > {{ var('book_min_outstanding') }}
+            when {{ on_book(
+                'loans.amount - with_oldest_due.principal_repaid', 'loans.written_off_on', 'with_oldest_due.changed_on'
+            ) }}
                 then loans.amount - with_oldest_due.principal_repaid
             else 0
         end as outstanding_on_book,
-        -- R-L3: DPD > 0, on the book or not (R-S6 V3).
-        coalesce(with_oldest_due.oldest_uncovered_due_on < with_oldest_due.changed_on, false)
+        -- R-L3 (macros days_past_due, is_overdue): DPD > 0, on the book or not (R-S6 V3).
+        {{ is_overdue(days_past_due('with_oldest_due.oldest_uncovered_due_on', 'with_oldest_due.changed_on')) }}
             as is_overdue,
         coalesce(overdue_event_days.overdue_events, 0) as overdue_events,
         case when loans.first_npl_on = with_oldest_due.changed_on then 1 else 0 end as npl_events

@@ -62,6 +62,8 @@ with_oldest_due as (
             and with_principal.as_of < segments.covered_on
 ),
 
+-- One home for R-L1 and R-L3 on a snapshot date: every model that needs on-book, DPD, overdue or NPL
+-- on a snapshot date reads these columns (the change days of int_loan_changes use the same macros).
 final as (
     select
         with_oldest_due.loan_id,
@@ -79,14 +81,13 @@ final as (
             when with_oldest_due.oldest_uncovered_due_on < with_oldest_due.as_of
                 then with_oldest_due.oldest_uncovered_due_on
         end as oldest_unpaid_due_on,
-        case
-            when with_oldest_due.oldest_uncovered_due_on < with_oldest_due.as_of
-                then cast(with_oldest_due.as_of - with_oldest_due.oldest_uncovered_due_on as integer)
-            else 0
-        end as dpd,
+        {{ days_past_due('with_oldest_due.oldest_uncovered_due_on', 'with_oldest_due.as_of') }} as dpd,
+        {{ is_overdue(days_past_due('with_oldest_due.oldest_uncovered_due_on', 'with_oldest_due.as_of')) }}
+            as is_overdue,
+        {{ is_npl(days_past_due('with_oldest_due.oldest_uncovered_due_on', 'with_oldest_due.as_of')) }}
+            as is_npl,
         -- R-L1: disbursed, not written off on or before as_of, outstanding above 1.00 元.
-        (loans.written_off_on is null or loans.written_off_on > with_oldest_due.as_of)
-        and loans.amount - with_oldest_due.principal_repaid > {{ var('book_min_outstanding') }}
+        {{ on_book('loans.amount - with_oldest_due.principal_repaid', 'loans.written_off_on', 'with_oldest_due.as_of') }}
             as on_book
     from with_oldest_due
     inner join loans on with_oldest_due.loan_id = loans.loan_id

@@ -53,8 +53,7 @@ principal_settled as (
         payment_days.loan_id,
         -- R-L1: off the book once outstanding principal is no longer above 1.00 元.
         min(payment_days.paid_on) filter (
-            where payment_days.cumulative_principal_paid
-            >= loans.amount - {{ var('book_min_outstanding') }}
+            where not {{ above_book_minimum('loans.amount - payment_days.cumulative_principal_paid') }}
         ) as principal_settled_on
     from payment_days
     inner join loans on payment_days.loan_id = loans.loan_id
@@ -97,7 +96,7 @@ summarised as (
         end as fully_covered_on,
         plan_cover.first_npl_on,
         case
-            when loans.amount <= {{ var('book_min_outstanding') }} then loans.disbursed_on
+            when not {{ above_book_minimum('loans.amount') }} then loans.disbursed_on
             else principal_settled.principal_settled_on
         end as principal_settled_on
     from loans

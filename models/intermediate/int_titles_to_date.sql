@@ -6,17 +6,17 @@
 -- evaluated month-end has no NPL and so is not above the line: it earns the title.
 with
 
-village_breaker as (
-    select * from {{ ref('village_breaker') }}
-    where is_month_end
-),
-
-township_breaker as (
-    select * from {{ ref('township_breaker') }}
-    where is_month_end
-),
-
 village_readings as (
+    select * from {{ ref('int_village_readings') }}
+    where is_month_end
+),
+
+township_readings as (
+    select * from {{ ref('int_township_readings') }}
+    where is_month_end
+),
+
+scoped_village_readings as (
     select
         'village' as scope_level,
         village_code as scope_code,
@@ -24,10 +24,10 @@ village_readings as (
         as_of,
         outstanding_balance,
         npl_balance
-    from village_breaker
+    from village_readings
 ),
 
-township_readings as (
+scoped_township_readings as (
     select
         'township' as scope_level,
         township_code as scope_code,
@@ -35,13 +35,13 @@ township_readings as (
         as_of,
         outstanding_balance,
         npl_balance
-    from township_breaker
+    from township_readings
 ),
 
 readings as (
-    select * from village_readings
+    select * from scoped_village_readings
     union all
-    select * from township_readings
+    select * from scoped_township_readings
 ),
 
 year_to_date as (

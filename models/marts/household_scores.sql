@@ -3,7 +3,10 @@
 -- (deductions negative); raw_score = 80 + all items; score is 0 when any veto holds.
 -- village_code is the household's home village (R-B1), the same on every date.
 -- available_credit (R-C2) = max(limit - outstanding on the book, 0), and 0 when the village or
--- township breaker was tripped at the latest month-end on or before as_of (credit_stopped).
+-- township breaker was tripped at the latest month-end on or before as_of (credit_stopped, R-B3, with
+-- its reason and month-end as int_credit_stops gives them).
+-- collection_age_months and rating_stale (R-S1, a dashboard flag): how old the collection in use is, and
+-- whether it is older than the policy's stale_collection_months (the yearly update).
 -- Written year by year (materialization clustered_table): clustered by as_of for the dashboard
 -- without sorting 80M rows at 1M households.
 {{ config(
@@ -65,11 +68,26 @@ final as not materialized (
         scores.outstanding_principal,
         scores.loans_on_book,
         stops.credit_stopped,
+        stops.stop_reason as credit_stop_reason,
+        stops.stop_month_end as credit_stop_month_end,
         case
             when stops.credit_stopped then cast(0 as decimal(18, 2))
             else cast(greatest(scores.credit_limit - scores.outstanding_principal, 0) as decimal(18, 2))
         end as available_credit,
-        scores.vetoes
+        scores.vetoes,
+        -- R-S1 the collection in use: whole calendar months from collected_on to as_of (the largest
+        -- n with collected_on + n months <= as_of, a month added by the calendar: 31 Jan + 1 month
+        -- = 29 Feb), and stale when as_of is after collected_on + stale_collection_months months
+        -- (exactly 12 months is not stale, one day more is).
+        cast(
+            datediff('month', scores.collected_on, scores.as_of)
+            - cast(
+                scores.collected_on + to_months(datediff('month', scores.collected_on, scores.as_of)) > scores.as_of
+                as integer
+            )
+            as integer
+        ) as collection_age_months,
+        scores.as_of > scores.collected_on + to_months({{ var('stale_collection_months') }}) as rating_stale
     from scores
     inner join snapshots on scores.as_of = snapshots.as_of
     inner join stops

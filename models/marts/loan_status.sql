@@ -1,4 +1,5 @@
--- Contract mart: every loan on the book (R-L1) at every snapshot date, households' and entities'.
+-- Contract mart: every loan on the book (R-L1) at every snapshot date, households' and entities', with
+-- its DPD, overdue and NPL state (R-L3) as int_loan_days computes them, and the five-tier class.
 -- Written year by year (materialization clustered_table) so it is clustered by as_of without a sort.
 {{ config(
     materialized='clustered_table',
@@ -33,8 +34,8 @@ final as not materialized (
         loan_days.oldest_unpaid_due_on,
         loan_days.dpd,
         {{ five_tier_of('loan_days.dpd') }} as five_tier,
-        loan_days.dpd > 0 as is_overdue,
-        loan_days.dpd > {{ var('npl_dpd_threshold') }} as is_npl
+        loan_days.is_overdue,
+        loan_days.is_npl
     from loan_days
     inner join snapshots on loan_days.as_of = snapshots.as_of
     where loan_days.on_book

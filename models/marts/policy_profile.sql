@@ -7,7 +7,7 @@
     'max_term_months', 'entity_rate_markup_pct', 'entity_subsidy_rate_pct',
     'loss_share_district_pct', 'loss_share_bank_pct', 'loss_share_insurer_pct',
     'risk_fund', 'risk_fund_leverage', 'guarantee_fund_pct', 'district_code', 'district_name',
-    'no_credit_grade'] %}
+    'no_credit_grade', 'stale_collection_months'] %}
 
 with
 

@@ -1,7 +1,7 @@
--- Contract mart: the township breaker at every snapshot date (R-B2): tripped when the villages
--- tripped are at least 30% of all its administrative villages in the division list (with loans or
--- not), compared exactly: tripped * 100 >= 30 * total. The township's own NPL rate over its
--- villages' household loans is reported too (R-T2, and other counties' profiles).
+-- Contract mart: the township breaker at every snapshot date (R-B2), as int_township_readings
+-- computes it: tripped when the villages tripped are at least 30% of all its administrative villages
+-- in the division list (with loans or not), compared exactly: tripped * 100 >= 30 * total. With the
+-- labels the dashboard shows: status (熔断 / 正常) and the distance to the share line (line_note).
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -14,30 +14,20 @@
 
 with
 
-villages as (
-    select * from {{ ref('village_breaker') }}
+readings as (
+    select * from {{ ref('int_township_readings') }}
     where {{ rebuilt('as_of', township='township_code') }}
 ),
 
 final as (
     select
-        township_code,
-        any_value(township_name) as township_name,
-        as_of,
-        any_value(is_month_end) as is_month_end,
-        cast(count(*) as integer) as villages_total,
-        cast(count(*) filter (where tripped) as integer) as villages_tripped,
-        cast(count(*) filter (where watch) as integer) as villages_watch,
-        cast(count(*) filter (where status = '无贷款') as integer) as villages_without_loans,
-        {{ exact_ratio('count(*) filter (where tripped)', 'count(*)') }} as tripped_share,
-        count(*) filter (where tripped) * 100
-        >= {{ var('township_breaker_share_pct') }} * count(*) as tripped,
-        cast(sum(outstanding_balance) as decimal(18, 2)) as outstanding_balance,
-        cast(sum(overdue_balance) as decimal(18, 2)) as overdue_balance,
-        cast(sum(npl_balance) as decimal(18, 2)) as npl_balance,
-        {{ exact_ratio('sum(npl_balance)', 'sum(outstanding_balance)') }} as npl_rate
-    from villages
-    group by township_code, as_of
+        *,
+        case when tripped then '熔断' else '正常' end as status,
+        case
+            when tripped then '乡镇已熔断'
+            else '再有' || villages_to_trip || '个村熔断即触发乡镇熔断'
+        end as line_note
+    from readings
 )
 
 select * from final

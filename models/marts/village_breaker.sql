@@ -1,8 +1,13 @@
 -- Contract mart: the village breaker (熔断) at every snapshot date, for every village of the
--- division list (R-B1, R-B2, R-B4). Household loans on the book only; an NPL loan's whole
--- outstanding principal is NPL balance. Rates are compared exactly: npl * 100 > 3 * outstanding.
--- A reading on a day that is not a month-end (the build's as-of date) is provisional
--- (is_month_end = false); it is computed the same way.
+-- division list (R-B1, R-B2, R-B4), as int_village_readings computes it, with the change of status
+-- since the previous month-end (the last month-end before as_of's month) that the dashboard lists:
+-- 新增熔断 (tripped now, not then), 新增预警 (预警 now, 正常 or 无贷款 then), 解除熔断 (tripped then,
+-- not now; R-B3 the stop lifts). A reading on a day that is not a month-end (the build's as-of date)
+-- is provisional (is_month_end = false); it is computed the same way.
+-- Why a village trips, for the dashboard and the monthly briefing: tripped_since, the first reading
+-- of the current run of tripped readings (R-B3: the stop lasts until a month-end is no longer
+-- tripped), and how much NPL principal must be recovered or written off to fall back to the breaker
+-- line (R-B2) and to the watch line (R-B4), see macros/breaker.sql npl_to_clear.
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -15,76 +20,66 @@
 
 with
 
-villages as (
-    select * from {{ ref('stg_divisions__villages') }}
-),
-
-snapshots as (
-    select * from {{ ref('int_snapshot_dates') }}
-),
-
-loans as (
-    select * from {{ ref('loan_status') }}
+readings as (
+    select * from {{ ref('int_village_readings') }}
     where {{ rebuilt('as_of', village='village_code') }}
 ),
 
-balances as (
+-- Every reading, for the previous month-end of the rebuilt ones.
+all_readings as (
+    select * from {{ ref('int_village_readings') }}
+),
+
+-- R-B3: a run of tripped readings starts after the last reading that was not tripped. Readings are
+-- the month-ends and, last, the build's provisional as-of date.
+runs as (
     select
         village_code,
         as_of,
-        count(*) as loans_on_book,
-        count(distinct borrower_id) as borrowing_households,
-        sum(outstanding_principal) as outstanding_balance,
-        coalesce(sum(outstanding_principal) filter (where is_overdue), 0) as overdue_balance,
-        coalesce(sum(outstanding_principal) filter (where is_npl), 0) as npl_balance
-    from loans
-    where borrower_type = '农户'
-    group by village_code, as_of
+        tripped,
+        count(*) filter (where not tripped) over (
+            partition by village_code order by as_of rows unbounded preceding
+        ) as run_number
+    from all_readings
 ),
 
-grid as (
+run_starts as (
     select
-        villages.village_code,
-        villages.village_name,
-        villages.township_code,
-        villages.township_name,
-        snapshots.as_of,
-        snapshots.is_month_end,
-        cast(coalesce(balances.loans_on_book, 0) as integer) as loans_on_book,
-        cast(coalesce(balances.borrowing_households, 0) as integer) as borrowing_households,
-        cast(coalesce(balances.outstanding_balance, 0) as decimal(18, 2)) as outstanding_balance,
-        cast(coalesce(balances.overdue_balance, 0) as decimal(18, 2)) as overdue_balance,
-        cast(coalesce(balances.npl_balance, 0) as decimal(18, 2)) as npl_balance
-    from villages
-    cross join snapshots
-    left join balances
-        on
-            villages.village_code = balances.village_code
-            and snapshots.as_of = balances.as_of
-    where {{ rebuilt('snapshots.as_of', village='villages.village_code') }}
-),
-
-final as (
-    select
-        *,
-        {{ exact_ratio('npl_balance', 'outstanding_balance') }} as npl_rate,
+        village_code,
+        as_of,
         case
-            when outstanding_balance = 0 then '无贷款'
-            when {{ rate_exceeds('npl_balance', 'outstanding_balance', var('village_breaker_rate_pct')) }}
-                then '熔断'
-            when {{ rate_exceeds('npl_balance', 'outstanding_balance', var('watch_rate_pct')) }}
-                then '预警'
-            else '正常'
-        end as status,
-        outstanding_balance > 0
-        and {{ rate_exceeds('npl_balance', 'outstanding_balance', var('village_breaker_rate_pct')) }}
-            as tripped,
-        outstanding_balance > 0
-        and {{ rate_exceeds('npl_balance', 'outstanding_balance', var('watch_rate_pct')) }}
-        and not {{ rate_exceeds('npl_balance', 'outstanding_balance', var('village_breaker_rate_pct')) }}
-            as watch
-    from grid
+            when tripped
+                then min(as_of) filter (where tripped) over (partition by village_code, run_number)
+        end as tripped_since
+    from runs
+),
+
+compared as (
+    select
+        readings.*,
+        previous.as_of as previous_month_end,
+        previous.status as previous_status,
+        previous.npl_rate as previous_npl_rate,
+        case
+            when readings.tripped and not previous.tripped then '新增熔断'
+            when readings.watch and previous.status in ('正常', '无贷款') then '新增预警'
+            when previous.tripped and not readings.tripped then '解除熔断'
+        end as status_change,
+        run_starts.tripped_since,
+        {{ npl_to_clear('readings.npl_balance', 'readings.outstanding_balance', var('village_breaker_rate_pct')) }}
+            as npl_to_clear_breaker,
+        {{ npl_to_clear('readings.npl_balance', 'readings.outstanding_balance', var('watch_rate_pct')) }}
+            as npl_to_clear_watch
+    from readings
+    left join all_readings as previous
+        on
+            readings.village_code = previous.village_code
+            and previous.as_of = cast(date_trunc('month', readings.as_of) - interval 1 day as date)
+    left join run_starts
+        on
+            readings.village_code = run_starts.village_code
+            and readings.as_of = run_starts.as_of
 )
 
-select * from final
+select * from compared
 order by as_of, township_code, village_code

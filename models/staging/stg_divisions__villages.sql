@@ -1,3 +1,4 @@
+-- R-G1: the division list, district -> township (9 digits) -> administrative village (12 digits).
 with
 
 villages as (
