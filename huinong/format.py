@@ -383,6 +383,13 @@ def markdown_text(value: object) -> str:
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
 
 
+def markdown_lines(value: object) -> str:
+    """A multi-line message (a build's failure, a jump's list of deliveries) shown as written:
+    each line through markdown_text, kept on its own line by a hard break."""
+    lines = ("" if value is None else str(value)).splitlines()
+    return "  \n".join(markdown_text(line) for line in lines)
+
+
 def mask_id_number(id_number: str | None) -> str:
     """A public notice shows only the first 6 and last 4 characters: 411202********123X."""
     if not id_number:

@@ -141,7 +141,8 @@ def _show_status(status: rebuild.RebuildStatus) -> None:
         )
         return
     st.error(
-        f"数据更新失败（{_when(status.finished_at or status.started_at)}）：\n\n{status.message}",
+        f"数据更新失败（{_when(status.finished_at or status.started_at)}）：\n\n"
+        f"{fmt.markdown_lines(status.message)}",
         icon=":material/error:",
     )
     st.info(
@@ -512,7 +513,7 @@ def _publish(running: bool) -> None:
                 store, Path(state["upload_candidate"]), source_label=label.strip()
             )
         except IntakeError as error:
-            st.error(f"接收失败：{error}")
+            st.error(f"接收失败：{fmt.markdown_lines(error)}")
             return
         except Exception:
             LOG.exception("accepting an upload failed")
@@ -558,7 +559,7 @@ def _deliveries(running: bool) -> None:
     try:
         deliveries = list_deliveries(store)
     except IntakeError as error:
-        st.error(f"读取接收库失败：{error}")
+        st.error(f"读取接收库失败：{fmt.markdown_lines(error)}")
         deliveries = []
     else:
         if not deliveries:
@@ -627,7 +628,7 @@ def _withdraw_section(deliveries: Sequence, running: bool) -> None:
         try:
             delivery = withdraw_delivery(store, chosen, reason, _actor())
         except IntakeError as error:
-            st.error(f"撤回失败：{error}")
+            st.error(f"撤回失败：{fmt.markdown_lines(error)}")
             return
         except Exception:
             LOG.exception("withdrawing a delivery failed")
