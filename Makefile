@@ -8,6 +8,9 @@ HUINONG_STORE ?= data/raw_store
 DEMO_HOUSEHOLDS ?= 20000
 DEMO_SEED ?= 20170901
 PORT ?= 8501
+# 127.0.0.1 serves this machine only; ADDRESS=0.0.0.0 (or HUINONG_ADDRESS) an office network.
+HUINONG_ADDRESS ?= 127.0.0.1
+ADDRESS ?= $(HUINONG_ADDRESS)
 
 .PHONY: setup demo run test lint bench clean
 
@@ -28,9 +31,13 @@ $(HUINONG_DB): | $(VENV)/.installed
 
 demo: $(HUINONG_DB)
 
+# On first start, creates the 金融办 administrator "admin" and prints its one-time password
+# (or takes $HUINONG_ADMIN_PASSWORD), then says where to sign in.
 run: setup demo
+	HUINONG_DB=$(abspath $(HUINONG_DB)) $(PY) -m huinong users ensure-admin --address $(ADDRESS) --port $(PORT)
 	HUINONG_DB=$(abspath $(HUINONG_DB)) HUINONG_STORE=$(abspath $(HUINONG_STORE)) \
-		$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
+		$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) \
+		--server.headless true
 
 test: setup
 	$(PY) -m pytest

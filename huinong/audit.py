@@ -48,13 +48,13 @@ EVENTS: dict[str, str] = {
     "user_disabled": "停用用户",  # target
     "user_enabled": "启用用户",  # target
     "role_changed": "变更角色或范围",  # target, old and new role/township/village
-    "access_denied": "越权访问被拒",  # what was requested
-    "view_personal": "查看个人信息",  # page, scope, household (for a later step)
-    "export": "导出",  # report, file_format, scope, rows, full_ids
-    "upload": "上传报送",  # delivery, files, rows
-    "publish": "发布报送",  # delivery
+    "access_denied": "越权访问被拒",  # what was requested (township, village, household, page)
+    "view_personal": "查看个人信息",  # page, household, village, as_of, full_ids
+    "export": "导出",  # report, file_format, file_name, scope, as_of, rows, full_ids
+    "upload": "上传报送",  # files, bytes, outcome, error, rows_read/loaded/quarantined
+    "publish": "发布报送",  # delivery, source_label, files
     "withdraw": "撤回报送",  # delivery, reason
-    "rebuild": "重建数据仓库",  # as_of, outcome
+    "rebuild": "重建数据仓库",  # trigger (publish, manual), outcome (started, busy …)
 }
 
 _GENESIS = "0" * 64
@@ -256,6 +256,15 @@ class AuditTrail:
         with self._connect() as con:
             last = con.execute("select id, hash from audit_log order by id desc limit 1").fetchone()
         return Head(last[0], last[1]) if last else Head(0, _GENESIS)
+
+    def usernames(self) -> list[str]:
+        """Every account name that appears in the trail, for the 审计日志 page's filter."""
+        with self._connect() as con:
+            rows = con.execute(
+                "select distinct username from audit_log where username is not null"
+                " order by username"
+            ).fetchall()
+        return [row[0] for row in rows]
 
     def query(
         self,

@@ -6,6 +6,7 @@ display only; rates arrive as fractions (0.0312 = 3.12%). ``None`` reads as an e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -41,6 +42,8 @@ VETO_WORDS = {
     "V2": "当前被执行或失信被执行人 一票否决",
     "V3": "贷款逾期 一票否决",
     "V4": "担保贷款逾期 一票否决",
+    # V1 or V2 (or both) as read by a user without view_sensitive_vetoes (huinong.auth.redact).
+    "VS": "一票否决（不宜公开事项）",
 }
 
 # Rule items of POLICY.md R-S3..R-S5, in the order of the score sheet.
@@ -362,6 +365,31 @@ def original_row(original: str | None) -> str:
     return "；".join(f"{key}：{'' if value is None else value}" for key, value in row.items())
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM turns http://…, www.… and a@b.cn in plain text into links after escapes are read; an
+# invisible word joiner (U+2060) inside the trigger keeps them text.
+_AUTOLINK_TRIGGERS = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?=@)")
+WORD_JOINER = "\u2060"
+
+
+def markdown_text(value: object) -> str:
+    """A value shown as written inside Streamlit markdown (st.markdown, st.caption, st.error,
+    st.subheader …): every ASCII punctuation character is backslash-escaped, which CommonMark
+    renders as the character itself, and a word joiner breaks what GFM would autolink. So a
+    link parameter such as ``[请点此重新登录](http://evil.example/login)`` stays text,
+    ``![x](http://…)`` fetches no image, ``http://…`` is no link and ``:red[…]`` no colour:
+    text from a URL or a data file never becomes markup."""
+    text = _AUTOLINK_TRIGGERS.sub(WORD_JOINER, "" if value is None else str(value))
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+def markdown_lines(value: object) -> str:
+    """A multi-line message (a build's failure, a jump's list of deliveries) shown as written:
+    each line through markdown_text, kept on its own line by a hard break."""
+    lines = ("" if value is None else str(value)).splitlines()
+    return "  \n".join(markdown_text(line) for line in lines)
+
+
 def mask_id_number(id_number: str | None) -> str:
     """A public notice shows only the first 6 and last 4 characters: 411202********123X."""
     if not id_number:
@@ -380,13 +408,23 @@ class ScoreStep:
     kind: str  # "base" | "add" | "deduct" | "veto" | "total"
 
 
-def score_steps(row: Mapping[str, object], policy: Mapping[str, object]) -> list[ScoreStep]:
+# Items whose words would tell what a V1/V2 veto hides (court enforcement, D6), shown without
+# their words to a user without view_sensitive_vetoes.
+SENSITIVE_ITEMS = ("d6",)
+HIDDEN_ITEM_WORDS = "扣分（不宜公开事项）"
+
+
+def score_steps(
+    row: Mapping[str, object], policy: Mapping[str, object], *, hide_sensitive: bool = False
+) -> list[ScoreStep]:
     """From the base score through every rule item that counts to the final score, in words.
 
     ``row`` is a household_scores row (items a1..d6, poor_bonus, overdue_events, npl_events,
     raw_score, score, vetoes). ``policy`` is the profile the scores were computed with
     (huinong.data.policy of the warehouse, or huinong.policy.default_policy()): the base score,
-    the D3 points and the amounts and levels the items' words name.
+    the D3 points and the amounts and levels the items' words name. ``hide_sensitive``: D6's
+    words (court enforcement) replaced by HIDDEN_ITEM_WORDS; the vetoes come from the data layer
+    already folded (VS) for such a user.
     """
     base = int(policy["base_score"])
     steps = [ScoreStep(f"基础分 {base}", base, "base")]
@@ -398,7 +436,12 @@ def score_steps(row: Mapping[str, object], policy: Mapping[str, object]) -> list
             steps.extend(_d3_steps(row, value, policy))
             continue
         kind = "add" if value > 0 else "deduct"
-        steps.append(ScoreStep(f"{_item_words(item, value, policy)} {points(value)}", value, kind))
+        words = (
+            HIDDEN_ITEM_WORDS
+            if hide_sensitive and item in SENSITIVE_ITEMS
+            else _item_words(item, value, policy)
+        )
+        steps.append(ScoreStep(f"{words} {points(value)}", value, kind))
     raw = int(row.get("raw_score") or 0)
     vetoes = list(row.get("vetoes") or [])
     if vetoes:

@@ -1,10 +1,12 @@
 """python -m huinong.pagebench: how soon each dashboard page is interactive, in a real browser.
 
-Starts `streamlit run app.py` over a warehouse, drives Debian's chromium with playwright and, for
-each page, measures (1) a fresh load: a new browser session opens the page's URL and waits until
-its content is on screen and Streamlit's script run has ended; (2) a click: from another page,
-the sidebar link is clicked and the same wait applies. The first load of the server (imports,
-cold caches) is reported apart. Speed is judged here, not in timed tests.
+Starts `streamlit run app.py` over a warehouse (with an account store of its own and one 金融办
+account), drives Debian's chromium with playwright and, for each page, measures (1) a fresh
+load: a new browser session opens the page's URL, signs in on the form it gets, and waits until
+the page's content is on screen and Streamlit's script run has ended (a new session always signs
+in: the dashboard keeps no session in a cookie); (2) a click: signed in on another page, the
+sidebar link is clicked and the same wait applies. The first load of the server (imports, cold
+caches) is reported apart. Speed is judged here, not in timed tests.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets as secrets_module
 import socket
 import statistics
 import subprocess
@@ -20,6 +23,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from huinong import REPO_ROOT
@@ -62,13 +66,26 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(db_path: Path, log_path: Path, store: Path | None = None) -> Iterator[str]:
-    """`streamlit run app.py` on a free port with HUINONG_DB (and HUINONG_STORE) set; yields
-    the base URL."""
-    port = free_port()
-    env = {**os.environ, "HUINONG_DB": str(db_path)}
+def streamlit_server(
+    db_path: Path,
+    log_path: Path,
+    store: Path | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    secrets: Path | None = None,
+) -> Iterator[str]:
+    """`streamlit run app.py` on a free port (or ``port``) with HUINONG_DB (and HUINONG_STORE)
+    set, and ``env`` (HUINONG_ACCOUNTS …); yields the base URL. ``secrets``: the secrets.toml
+    to read (an ``[auth]`` section for st.login); without it an empty one, so that a
+    developer's own .streamlit/secrets.toml never reaches a test server."""
+    port = port or free_port()
+    env = {**os.environ, **(env or {}), "HUINONG_DB": str(db_path)}
     if store is not None:
         env["HUINONG_STORE"] = str(store)
+    if secrets is None:
+        secrets = log_path.parent / "no-secrets.toml"
+        secrets.write_text("", encoding="utf-8")
     command = [
         sys.executable,
         "-m",
@@ -83,6 +100,8 @@ def streamlit_server(db_path: Path, log_path: Path, store: Path | None = None) -
         "127.0.0.1",
         "--browser.gatherUsageStats",
         "false",
+        "--secrets.files",
+        str(secrets),
     ]
     log = open(log_path, "wb")  # noqa: SIM115 - closed below, after the server stops
     process = subprocess.Popen(
@@ -118,19 +137,52 @@ def _ready(tab, text: str) -> None:
     tab.wait_for_function(IDLE_JS, timeout=60_000)
 
 
-def _load(browser, url: str, text: str) -> float:
+def sign_in(tab, username: str, password: str) -> None:
+    """Fill the sign-in form the dashboard shows a new session, and press 登录."""
+    tab.get_by_label("用户名", exact=True).fill(username)
+    tab.get_by_label("密码", exact=True).fill(password)
+    tab.get_by_role("button", name="登录", exact=True).click()
+
+
+@dataclass(frozen=True)
+class BenchAccount:
+    username: str
+    password: str
+    env: dict[str, str]
+
+
+def bench_account(folder: Path) -> BenchAccount:
+    """A 金融办 account in an account store of its own in ``folder`` (for the server's env)."""
+    from huinong.audit import AuditTrail
+    from huinong.auth import Accounts, User
+
+    accounts, audit = folder / "accounts.sqlite", folder / "audit.sqlite"
+    password = secrets_module.token_urlsafe(16)
+    store = Accounts(accounts, audit=AuditTrail(audit))
+    store.add(
+        User("pagebench", "页面测速", "office"),
+        actor="pagebench",
+        password=password,
+        must_change_password=False,
+    )
+    env = {"HUINONG_ACCOUNTS": str(accounts), "HUINONG_AUDIT": str(audit)}
+    return BenchAccount("pagebench", password, env)
+
+
+def _load(browser, url: str, text: str, account: BenchAccount) -> float:
     context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
     tab = context.new_page()
     tab.set_default_timeout(60_000)
     started = time.perf_counter()
     tab.goto(url)
+    sign_in(tab, account.username, account.password)
     _ready(tab, text)
     seconds = time.perf_counter() - started
     context.close()
     return seconds
 
 
-def _click(browser, base: str, path: str, link: str, text: str) -> float:
+def _click(browser, base: str, path: str, link: str, text: str, account: BenchAccount) -> float:
     """From 总览 (or 信用评级 for 总览 itself), once it has finished drawing, click the page's
     sidebar link."""
     start_path = "grades" if path == "overview" else ""
@@ -139,6 +191,7 @@ def _click(browser, base: str, path: str, link: str, text: str) -> float:
     tab = context.new_page()
     tab.set_default_timeout(60_000)
     tab.goto(f"{base}/{start_path}")
+    sign_in(tab, account.username, account.password)
     _ready(tab, start_text)
     # As a user would: the page they are on has finished drawing before they click away.
     tab.wait_for_function(SETTLED_JS, polling=400, timeout=30_000)
@@ -164,26 +217,28 @@ def measure_pages(db_path: Path, repeats: int = 3, progress=print) -> dict:
     }
     with (
         tempfile.TemporaryDirectory(prefix="huinong-pagebench-") as work,
-        streamlit_server(db_path, Path(work) / "server.log") as base,
         sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        results["first_load_after_start_seconds"] = round(
-            _load(browser, base, PAGES["overview"][1]), 2
-        )
-        for path, (link, text) in PAGES.items():
-            url = f"{base}/{'' if path == 'overview' else path}"
-            loads = [_load(browser, url, text) for _ in range(repeats)]
-            clicks = [_click(browser, base, path, link, text) for _ in range(repeats)]
-            results["pages"][path] = {
-                "load_median_s": round(statistics.median(loads), 2),
-                "load_max_s": round(max(loads), 2),
-                "click_median_s": round(statistics.median(clicks), 2),
-                "click_max_s": round(max(clicks), 2),
-            }
-            progress(
-                f"  {path:<9} 打开 {statistics.median(loads):.2f} 秒，点击 {statistics.median(clicks):.2f} 秒"
+        account = bench_account(Path(work))
+        with streamlit_server(db_path, Path(work) / "server.log", env=account.env) as base:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            results["first_load_after_start_seconds"] = round(
+                _load(browser, base, PAGES["overview"][1], account), 2
             )
+            for path, (link, text) in PAGES.items():
+                url = f"{base}/{'' if path == 'overview' else path}"
+                loads = [_load(browser, url, text, account) for _ in range(repeats)]
+                clicks = [_click(browser, base, path, link, text, account) for _ in range(repeats)]
+                results["pages"][path] = {
+                    "load_median_s": round(statistics.median(loads), 2),
+                    "load_max_s": round(max(loads), 2),
+                    "click_median_s": round(statistics.median(clicks), 2),
+                    "click_max_s": round(max(clicks), 2),
+                }
+                progress(
+                    f"  {path:<9} 打开（含登录）{statistics.median(loads):.2f} 秒，"
+                    f"点击 {statistics.median(clicks):.2f} 秒"
+                )
         browser.close()
     return results
 

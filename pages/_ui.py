@@ -16,7 +16,9 @@ import streamlit as st
 
 from huinong import REPO_ROOT, data, export
 from huinong import format as fmt
+from huinong.auth import User
 from huinong.policy import Policy
+from pages import _signin as signin
 
 MISSING_WAREHOUSE = (
     "数据仓库尚未构建：请运行 make run 或 python -m huinong build --raw-dir 原始数据文件夹 "
@@ -43,7 +45,8 @@ PENDING_KEY = "pending_view"
 
 @dataclass(frozen=True)
 class View:
-    """The view the sidebar (and the URL) chose: warehouse, snapshot date, scope, household."""
+    """The view the sidebar (and the URL) chose: warehouse, snapshot date, scope (authorised
+    for the signed-in user), household; and who is looking."""
 
     token: data.Warehouse
     as_of: date
@@ -51,6 +54,7 @@ class View:
     scope: data.Scope
     household: str | None
     meeting: bool
+    user: User
 
     @property
     def as_of_label(self) -> str:
@@ -104,7 +108,7 @@ def scope_title(view: View) -> str:
 
 def page_header(title: str, view: View) -> None:
     st.title(f"{title}")
-    st.caption(f"{scope_title(view)}　|　{view.as_of_label}")
+    st.caption(f"{fmt.markdown_text(scope_title(view))}　|　{view.as_of_label}")
     if not view.is_month_end:
         st.info(
             f"所选日期 {fmt.date_label(view.as_of)} 不是月末：熔断等读数为临时读数，"
@@ -264,28 +268,66 @@ def download_buttons(
     key: str,
     view: View,
 ) -> None:
-    """下载 xlsx / 下载 CSV: files made on click (for a big list that can take a few seconds)."""
+    """下载 xlsx / 下载 CSV of a table of the view's month and area (see ``audited_downloads``)."""
     month = fmt.month_label(view.as_of)
     scope = scope_title(view)
-    stem = f"{spec.file_stem}_{scope.replace(' · ', '_')}_{view.as_of:%Y%m%d}"
+    audited_downloads(
+        spec,
+        rows,
+        key=key,
+        user=view.user,
+        file_stem=f"{spec.file_stem}_{scope.replace(' · ', '_')}_{view.as_of:%Y%m%d}",
+        heading=f"{scope} {spec.title}（{month}）",
+        subheading=f"统计日期：{fmt.date_label(view.as_of)}　范围：{scope}",
+        area=view.scope.code or "全区",
+        as_of=view.as_of,
+    )
 
-    def xlsx() -> bytes:
-        generated = fmt.timestamp_label(datetime.now())
-        return export.write_xlsx(
+
+def audited_downloads(
+    spec: export.TableSpec,
+    rows: Callable[[], Iterable[pl.DataFrame]],
+    *,
+    key: str,
+    user: User,
+    file_stem: str,
+    heading: str,
+    subheading: str,
+    area: str,
+    as_of: date | None = None,
+    needs: str = "export",
+) -> None:
+    """下载 xlsx / 下载 CSV, files made on click (for a big list that can take a few seconds).
+
+    Each click is accountable: the file is made by the download's data callable, which
+    Streamlit runs once per click when the browser asks for the file (``on_click="ignore"``:
+    no rerun of the page). That callable first checks that the session is still valid (an
+    expired one gets no file), writes the file with 导出人/导出时间 in the xlsx title rows, and
+    records one ``export`` audit row with the row count (huinong.export.produce). Recording in
+    ``on_click`` instead would rerun the page and could not know the row count. ``needs``: the
+    permission that allows this download (``export``; the audit trail's own: ``read_audit``).
+    """
+    if not user.has(needs):
+        return
+
+    def file(file_format: str) -> Callable[[], bytes]:
+        return export_file(
             spec,
-            rows(),
-            heading=f"{scope} {spec.title}（{month}）",
-            subheading=f"统计日期：{fmt.date_label(view.as_of)}　范围：{scope}　生成时间：{generated}",
+            rows,
+            file_format,
+            user=user,
+            file_stem=file_stem,
+            heading=heading,
+            subheading=subheading,
+            area=area,
+            as_of=as_of,
         )
-
-    def csv() -> bytes:
-        return export.write_csv(spec, rows())
 
     buttons = st.container(horizontal=True, gap="small")
     buttons.download_button(
         "下载 xlsx",
-        data=xlsx,
-        file_name=f"{stem}.xlsx",
+        data=file("xlsx"),
+        file_name=f"{file_stem}.xlsx",
         mime=export.XLSX_MIME,
         key=f"{key}_xlsx",
         on_click="ignore",
@@ -293,8 +335,8 @@ def download_buttons(
     )
     buttons.download_button(
         "下载 CSV",
-        data=csv,
-        file_name=f"{stem}.csv",
+        data=file("csv"),
+        file_name=f"{file_stem}.csv",
         mime=export.CSV_MIME,
         key=f"{key}_csv",
         on_click="ignore",
@@ -303,28 +345,76 @@ def download_buttons(
     )
 
 
+def export_file(
+    spec: export.TableSpec,
+    rows: Callable[[], Iterable[pl.DataFrame]],
+    file_format: str,
+    *,
+    user: User,
+    file_stem: str,
+    heading: str,
+    subheading: str,
+    area: str,
+    as_of: date | None = None,
+) -> Callable[[], bytes]:
+    """The data callable of one download button: run by Streamlit on click, it checks the
+    session, makes the file and records the ``export`` audit row (huinong.export.produce)."""
+    store = signin.accounts()
+    token = signin.session_token()
+
+    def make() -> bytes:
+        store.check_session(token)
+        generated = datetime.now()
+        return export.produce(
+            spec,
+            rows(),
+            file_format,
+            user=user,
+            audit=store.audit,
+            heading=heading,
+            subheading=f"{subheading}　生成时间：{fmt.timestamp_label(generated)}",
+            area=area,
+            file_name=f"{file_stem}.{file_format}",
+            as_of=as_of,
+            exported_at=generated,
+        )
+
+    return make
+
+
 def report_rows(view: View, report: str) -> Callable[[], Iterable[pl.DataFrame]]:
-    """Every row of a report or full list, streamed from SQL when the download is clicked."""
-    return lambda: data.stream_report(view.token, report, view.as_of, view.scope)
+    """Every row of a report or full list, streamed from SQL when the download is clicked, for
+    a file: ID numbers in full only for ``export_full_id``."""
+
+    def rows() -> Iterable[pl.DataFrame]:
+        scope = data.authorize(
+            view.user, view.scope.township_code, view.scope.village_code, purpose="export"
+        )
+        return data.stream_report(view.token, report, view.as_of, scope)
+
+    return rows
 
 
 def policy(view: View) -> Policy:
     """The policy profile the shown warehouse was built with: page texts take its numbers."""
-    return Policy(data.policy(view.token))
+    return Policy(data.policy(view.token, view.scope))
 
 
 def cut_offs(view: View) -> list[tuple[str, int]]:
     """The grade bands of the policy the warehouse was built with: [("AAA+", 101), …]."""
-    return [(band["grade"], int(band["min_score"])) for band in data.policy(view.token)["grades"]]
+    return [
+        (band["grade"], int(band["min_score"]))
+        for band in data.policy(view.token, view.scope)["grades"]
+    ]
 
 
 def policy_rate(view: View, name: str) -> float:
     """A policy percentage as a fraction: village_breaker_rate_pct 3 -> 0.03."""
-    return float(data.policy(view.token)[name]) / 100
+    return float(data.policy(view.token, view.scope)[name]) / 100
 
 
 def month_options(view: View, month_ends_only: bool = False) -> Sequence[date]:
-    dates = data.snapshot_dates(view.token)
+    dates = data.snapshot_dates(view.token, view.scope)
     if month_ends_only:
         dates = dates.filter(pl.col("is_month_end"))
     return dates["as_of"].to_list()

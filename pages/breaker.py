@@ -120,10 +120,16 @@ else:
     )
 
 st.subheader("停止新增授信的农户")
-stops = data.credit_stops(view.token, view.as_of, view.scope)
 if stopped_total == 0:
     st.success("当前没有被停止新增授信的农户。", icon=":material/check_circle:")
+elif not view.scope.names_households:
+    # 领导小组: the count, by village, never the households' names.
+    st.info(
+        f"共 {stopped_total:,} 户被停止新增授信（本账号只查看汇总数，不显示农户名单）。",
+        icon=":material/info:",
+    )
 else:
+    stops = data.credit_stops(view.token, view.as_of, view.scope)
     note = None
     if stopped_total > stops.height:
         note = (

@@ -24,8 +24,9 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import polars as pl
 import streamlit as st
 
-from huinong import audit, data, export, rebuild
+from huinong import data, export, rebuild
 from huinong import format as fmt
+from huinong.auth import id_numbers_in_text_for
 from huinong.intake import (
     PREVIEW_DELIVERY_ID,
     IntakeError,
@@ -37,6 +38,7 @@ from huinong.intake import (
     withdraw_delivery,
 )
 from huinong.schema import RAW_FILES
+from pages import _signin as signin
 from pages import _ui as ui
 
 ui.route_if_run_directly()
@@ -54,6 +56,10 @@ store = rebuild.store_path()
 db = data.warehouse_path()
 view: ui.View | None = st.session_state.get(ui.VIEW_KEY)
 state = st.session_state
+# app.py lets only manage_data holders reach this page; every upload, publish and rebuild started
+# here is recorded in the audit trail as theirs.
+user = signin.current_user()
+audit = signin.audit_trail()
 
 
 def _upload_limit_bytes() -> int:
@@ -72,22 +78,13 @@ def _delivery_label(delivery_id: str | None) -> str:
 
 
 def _actor() -> str:
-    """Who acts on this page, for the store and the audit trail: the signed-in user when the
-    session has one, else the page itself."""
-    user = state.get("user")
-    name = getattr(user, "username", None) or (user if isinstance(user, str) else None)
-    return name or "数据管理页面"
+    """Who acts on this page, for the store (withdrawals, rebuilds): the signed-in user."""
+    return user.username
 
 
 def _audit(event: str, **details) -> None:
-    """Record in the audit trail beside the warehouse; a trail that cannot be written is logged,
-    never shown as a failure of what was done."""
-    try:
-        audit.AuditTrail(audit.audit_path(db)).record(
-            event, state.get("user") or _actor(), **details
-        )
-    except Exception:
-        LOG.exception("writing the audit trail failed")
+    """Record in the audit trail as the signed-in user."""
+    audit.record(event, user, **details)
 
 
 def _when(moment: datetime | None) -> str:
@@ -120,7 +117,8 @@ def _log_tail(lines: Sequence[str], count: int = 8) -> str:
 
 
 def _show_status(status: rebuild.RebuildStatus) -> None:
-    built = data.build_info(token)["built_at"] if (token := data.current_warehouse()) else None
+    token = data.current_warehouse()
+    built = data.build_info(token, view.scope)["built_at"] if token and view else None
     serving = f"（构建于 {fmt.timestamp_label(built)}）" if built else ""
     if status.state == "idle":
         st.caption("还没有从本页发起过数据更新。")
@@ -143,7 +141,8 @@ def _show_status(status: rebuild.RebuildStatus) -> None:
         )
         return
     st.error(
-        f"数据更新失败（{_when(status.finished_at or status.started_at)}）：\n\n{status.message}",
+        f"数据更新失败（{_when(status.finished_at or status.started_at)}）：\n\n"
+        f"{fmt.markdown_lines(status.message)}",
         icon=":material/error:",
     )
     st.info(
@@ -282,6 +281,24 @@ def _validate(files: Sequence) -> None:
     except Exception:
         LOG.exception("preview of an upload failed")
         state["upload_error"] = "校验时发生程序错误，文件未被接收。请检查文件后重试，或联系管理员。"
+    _record_upload(files)
+
+
+def _record_upload(files: Sequence) -> None:
+    """One audit row per uploaded set of files, with what the validation made of it."""
+    summary: IntakeSummary | None = state.get("upload_summary")
+    mine = [c for c in summary.files if c.delivery_id == PREVIEW_DELIVERY_ID] if summary else []
+    audit.record(
+        "upload",
+        user,
+        files=[uploaded.name for uploaded in files],
+        bytes=sum(uploaded.size for uploaded in files),
+        outcome="refused" if state.get("upload_error") else "validated",
+        error=state.get("upload_error"),
+        rows_read=sum(counts.rows_read for counts in mine),
+        rows_loaded=sum(counts.rows_loaded for counts in mine),
+        rows_quarantined=sum(counts.rows_quarantined for counts in mine),
+    )
 
 
 def _unrecognised(files: Sequence) -> list[str]:
@@ -299,10 +316,17 @@ def _unrecognised(files: Sequence) -> list[str]:
 
 
 def _candidate_quarantine(summary: IntakeSummary) -> pl.DataFrame:
+    """This delivery's quarantined rows; the rows as read with their ID numbers masked unless
+    the user may read them in full (as the warehouse's quarantine is, in SQL)."""
     frame = summary.quarantine
     if frame is None:
         return pl.DataFrame()
-    return frame.filter(pl.col("delivery_id") == PREVIEW_DELIVERY_ID)
+    mine = frame.filter(pl.col("delivery_id") == PREVIEW_DELIVERY_ID)
+    return mine.with_columns(
+        pl.col("original")
+        .cast(pl.String)
+        .map_elements(lambda text: id_numbers_in_text_for(user, text), return_dtype=pl.String)
+    )
 
 
 def _file_counts(summary: IntakeSummary) -> pl.DataFrame:
@@ -381,7 +405,7 @@ def _report(summary: IntakeSummary, files: Sequence) -> None:
     unknown = _unrecognised(files)
     if unknown:
         st.warning(
-            f"未识别的文件（不会接收）：{'、'.join(unknown)}。文件名应为 "
+            f"未识别的文件（不会接收）：{fmt.markdown_text('、'.join(unknown))}。文件名应为 "
             + "、".join(f"{name}.csv" for name in RAW_FILES)
             + " 或对应的 .xlsx。",
             icon=":material/help:",
@@ -409,14 +433,18 @@ def _report(summary: IntakeSummary, files: Sequence) -> None:
         stamp = datetime.now().strftime("%Y%m%d_%H%M")
         st.download_button(
             "下载隔离记录（xlsx，退回村组核实）",
-            data=lambda: export.quarantine_xlsx(
-                quarantine,
+            data=ui.export_file(
+                export.QUARANTINE_SPEC,
+                lambda: [export.quarantine_rows(quarantine)],
+                "xlsx",
+                user=user,
+                file_stem=f"隔离记录_{stamp}",
                 heading="数据报送隔离记录（请核实改正后重新报送）",
                 subheading=(
                     f"共 {quarantine.height:,} 行；文件："
                     + "、".join(dict.fromkeys(quarantine["file_name"].to_list()))
-                    + f"；生成时间：{fmt.timestamp_label(datetime.now())}"
                 ),
+                area="本批上传",
             ),
             file_name=f"隔离记录_{stamp}.xlsx",
             mime=export.XLSX_MIME,
@@ -485,7 +513,7 @@ def _publish(running: bool) -> None:
                 store, Path(state["upload_candidate"]), source_label=label.strip()
             )
         except IntakeError as error:
-            st.error(f"接收失败：{error}")
+            st.error(f"接收失败：{fmt.markdown_lines(error)}")
             return
         except Exception:
             LOG.exception("accepting an upload failed")
@@ -494,12 +522,13 @@ def _publish(running: bool) -> None:
         state["publish_message"] = delivery.describe()
         if not delivery.already_accepted:
             mine = [counts for counts in summary.files if counts.delivery_id == PREVIEW_DELIVERY_ID]
-            _audit(
+            audit.record(
                 "publish",
+                user,
                 delivery=delivery.delivery_id,
+                source_label=label.strip(),
                 files=[item.name for item in delivery.files],
                 rows=sum(counts.rows_read for counts in mine),
-                source=label.strip(),
             )
         _start_rebuild(after_publish=True)
         _forget_upload()
@@ -509,13 +538,18 @@ def _publish(running: bool) -> None:
 
 def _start_rebuild(after_publish: bool, accept_jump: bool = False) -> None:
     accepted = "报送已接收入库，将在下一次更新时进入看板。" if after_publish else ""
+    trigger = "publish" if after_publish else "manual"
     try:
         rebuild.start_rebuild(store, db, accept_jump=accept_jump, by=_actor())
     except rebuild.RebuildBusy as error:
         state["publish_warning"] = f"{error}{accepted}"
+        audit.record("rebuild", user, trigger=trigger, outcome="busy")
     except OSError:
         LOG.exception("starting a rebuild failed")
         state["publish_warning"] = f"无法启动数据更新（程序错误），请联系管理员。{accepted}"
+        audit.record("rebuild", user, trigger=trigger, outcome="failed_to_start")
+    else:
+        audit.record("rebuild", user, trigger=trigger, outcome="started")
 
 
 # ── what is in the store and in the warehouse ─────────────────────────────────────────────────
@@ -525,7 +559,7 @@ def _deliveries(running: bool) -> None:
     try:
         deliveries = list_deliveries(store)
     except IntakeError as error:
-        st.error(f"读取接收库失败：{error}")
+        st.error(f"读取接收库失败：{fmt.markdown_lines(error)}")
         deliveries = []
     else:
         if not deliveries:
@@ -594,7 +628,7 @@ def _withdraw_section(deliveries: Sequence, running: bool) -> None:
         try:
             delivery = withdraw_delivery(store, chosen, reason, _actor())
         except IntakeError as error:
-            st.error(f"撤回失败：{error}")
+            st.error(f"撤回失败：{fmt.markdown_lines(error)}")
             return
         except Exception:
             LOG.exception("withdrawing a delivery failed")
@@ -610,8 +644,8 @@ def _withdraw_section(deliveries: Sequence, running: bool) -> None:
         st.rerun()
 
 
-def _warehouse_intake(token: data.Warehouse) -> None:
-    report = data.load_report(token).with_columns(
+def _warehouse_intake(token: data.Warehouse, scope: data.Scope) -> None:
+    report = data.load_report(token, scope).with_columns(
         pl.col("delivery_id").map_elements(_delivery_label, return_dtype=pl.String),
         pl.col("source_file").map_elements(_file_label, return_dtype=pl.String).alias("file_label"),
     )
@@ -630,7 +664,7 @@ def _warehouse_intake(token: data.Warehouse) -> None:
         key="load_report",
         view=view,
     )
-    reasons = data.quarantine_reasons(token)
+    reasons = data.quarantine_reasons(token, scope)
     if reasons.height:
         st.markdown("##### 隔离原因")
         ui.table(
@@ -643,7 +677,7 @@ def _warehouse_intake(token: data.Warehouse) -> None:
             key="load_reasons",
             view=view,
         )
-    present = set(data.load_report(token)["source_file"].to_list())
+    present = set(data.load_report(token, scope)["source_file"].to_list())
     options = ["", *[name for name in RAW_FILES if name in present]]
     st.markdown("##### 隔离记录")
     chosen = st.selectbox(
@@ -653,12 +687,12 @@ def _warehouse_intake(token: data.Warehouse) -> None:
         key="quarantine_file",
         width=320,
     )
-    total = data.quarantine_count(token, chosen)
+    total = data.quarantine_count(token, scope, chosen)
     if total == 0:
         where = "所选文件" if chosen else "当前数据仓库"
         st.success(f"{where}没有被隔离的行。", icon=":material/check_circle:")
         return
-    rows = export.quarantine_rows(data.quarantine(token, chosen))
+    rows = export.quarantine_rows(data.quarantine(token, scope, chosen))
     note = None
     if total > rows.height:
         note = f"仅显示前 {rows.height:,} 行（共 {total:,} 行），完整记录请下载。"
@@ -669,7 +703,10 @@ def _warehouse_intake(token: data.Warehouse) -> None:
         view=view,
         spec=export.QUARANTINE_SPEC,
         download_rows=lambda: (
-            export.quarantine_rows(batch) for batch in data.stream_quarantine(token, chosen)
+            export.quarantine_rows(batch)
+            for batch in data.stream_quarantine(
+                token, data.authorize(user, purpose="export"), chosen
+            )
         ),
         note=note,
     )
@@ -709,7 +746,8 @@ elif sum(uploaded.size for uploaded in files) > _upload_limit_bytes():
 else:
     _validate(files)
     if state.get("upload_error"):
-        st.error(f"无法接收：{state['upload_error']}", icon=":material/error:")
+        # The message may name an uploaded file: its name is text, never markup.
+        st.error(f"无法接收：{fmt.markdown_text(state['upload_error'])}", icon=":material/error:")
     elif state.get("upload_summary") is not None:
         st.markdown("#### 校验报告（尚未发布）")
         _report(state["upload_summary"], files)
@@ -723,8 +761,8 @@ warehouse = data.current_warehouse()
 if warehouse is None or view is None:
     st.info("数据仓库尚未构建：发布第一批报送后自动构建。", icon=":material/info:")
 else:
+    info = data.build_info(warehouse, view.scope)
     st.caption(
-        f"数据截至 {fmt.date_label(data.build_info(warehouse)['as_of'])}；"
-        f"构建于 {fmt.timestamp_label(data.build_info(warehouse)['built_at'])}"
+        f"数据截至 {fmt.date_label(info['as_of'])}；构建于 {fmt.timestamp_label(info['built_at'])}"
     )
-    _warehouse_intake(view.token)
+    _warehouse_intake(view.token, view.scope)

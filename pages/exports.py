@@ -12,10 +12,11 @@ ui.route_if_run_directly()
 view = ui.current_view()
 ui.page_header("报表导出", view)
 
+id_words = "身份证号" if view.user.has("export_full_id") else "身份证号（隐去中间位）"
 REPORTS = {
     "township_summary": "各乡镇评级、授信、贷款、不良与熔断情况，附全区合计。",
     "village_breaker": "每个行政村的贷款余额、不良余额、不良率与熔断状态。",
-    "credit_households": "A级及以上信用户：户主姓名、身份证号、评分、等级、授信与可用额度。",
+    "credit_households": f"A级及以上信用户：户主姓名、{id_words}、评分、等级、授信与可用额度。",
     "grade_notice": "供行政村张贴公示的评定结果（身份证号隐去中间位）。",
 }
 PREVIEW_ROWS = 200
@@ -30,8 +31,14 @@ if view.scope.level == "district":
 for report, description in REPORTS.items():
     spec = export.REPORT_SPECS[report]
     rows = data.report_row_count(view.token, report, view.as_of, view.scope)
+    named = report in data.NAMED_REPORTS
     with st.container(border=True):
         st.markdown(f"#### {spec.title}")
+        if named and not view.scope.names_households:
+            # 领导小组: how many, never who.
+            st.caption(f"{description}　共 {fmt.count(rows)} 户。")
+            st.info("本账号只查看汇总数，不能查看或导出农户名单。", icon=":material/info:")
+            continue
         st.caption(f"{description}　共 {fmt.count(rows)} 行。")
         ui.download_buttons(
             spec,

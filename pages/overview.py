@@ -33,7 +33,7 @@ with title_column:
 ui.meeting_css(view.meeting)
 
 current = data.kpi(view.token, view.as_of, view.scope)
-previous_as_of = data.previous_month_end(view.token, view.as_of)
+previous_as_of = data.previous_month_end(view.token, view.as_of, view.scope)
 previous = data.kpi(view.token, previous_as_of, view.scope) if previous_as_of else None
 
 if current.height == 0:
@@ -185,13 +185,15 @@ icons = {"新增熔断": ":red[●]", "新增预警": ":orange[●]", "解除熔
 lines = []
 for row in changes.head(12).iter_rows(named=True) if changes.height else []:
     lines.append(
-        f"{icons[row['change']]} **{row['change']}**：{row['township_name']} {row['village_name']}，"
+        f"{icons[row['change']]} **{row['change']}**："
+        f"{fmt.markdown_text(row['township_name'])} {fmt.markdown_text(row['village_name'])}，"
         f"不良率 {fmt.percent(row['npl_rate'])}（上月 {fmt.percent(row['previous_npl_rate'])}）"
     )
 share_line = ui.policy_rate(view, "township_breaker_share_pct")
 for row in near.iter_rows(named=True):
     lines.append(
-        f"{':red[●]' if row['tripped'] else ':orange[●]'} **{row['note']}**：{row['township_name']}，"
+        f"{':red[●]' if row['tripped'] else ':orange[●]'} **{row['note']}**："
+        f"{fmt.markdown_text(row['township_name'])}，"
         f"熔断村 {row['villages_tripped']}/{row['villages_total']}"
         f"（{fmt.percent(row['tripped_share'])}，线 {share_line * 100:g}%）"
     )

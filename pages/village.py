@@ -11,6 +11,7 @@ import streamlit as st
 
 from huinong import charts, data, export
 from huinong import format as fmt
+from pages import _signin as signin
 from pages import _ui as ui
 
 ui.route_if_run_directly()
@@ -35,11 +36,28 @@ def breadcrumb() -> None:
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         for depth, (level, label, target) in enumerate(levels):
             if depth == current_depth - 1:
-                st.markdown(f"**{label}**", width="content")
-            elif st.button(f"{label} ›", key=f"crumb_{level}", type="tertiary"):
+                st.markdown(f"**{fmt.markdown_text(label)}**", width="content")
+            elif st.button(
+                f"{fmt.markdown_text(label)} ›",
+                key=f"crumb_{level}",
+                type="tertiary",
+                disabled=not _may_go_up(level),
+            ):
                 ui.go_to(**target)
         if view.household:
-            st.markdown(f"**农户 {view.household}**", width="content")
+            # The household comes from the URL: plain text, never markup.
+            st.markdown(f"**农户 {fmt.markdown_text(view.household)}**", width="content")
+
+
+def _may_go_up(level: str) -> bool:
+    """A township account cannot go up to the district, a village account not above its
+    village: the breadcrumb's levels above the user's own area are shown, not offered."""
+    own = view.user.scope_level
+    if own == "township":
+        return level != "district"
+    if own == "village":
+        return level not in ("district", "township")
+    return True
 
 
 def area_list() -> None:
@@ -75,6 +93,14 @@ def village_view() -> None:
         "停止新增授信", fmt.count(kpi["households_credit_stopped"], "户"), border=True
     )
 
+    if not view.scope.names_households:
+        # 领导小组: figures and charts, never a list of named households.
+        st.info(
+            f"本村评级农户 {fmt.count(kpi['households_rated'], '户')}。"
+            "本账号只查看汇总数据，不显示农户名单。",
+            icon=":material/info:",
+        )
+        return
     st.subheader("农户一览（点击一行查看农户）")
     orders = {
         "household": "按农户编号",
@@ -125,17 +151,25 @@ def village_view() -> None:
 def household_view(household_id: str) -> None:
     found = data.household(view.token, view.as_of, view.scope, household_id)
     if found.height == 0:
-        st.warning(f"农户 {household_id} 在{view.as_of_label}未评级（尚无信息采集）或不属于本村。")
+        st.warning(
+            f"农户 {fmt.markdown_text(household_id)} 在{view.as_of_label}未评级（尚无信息采集）"
+            "或不属于本村。"
+        )
         return
+    _record_view(household_id)
     row = found.row(0, named=True)
     badges = []
     if row["registered_poor"]:
         badges.append("建档立卡")
     if row["credit_stopped"]:
         badges.append("停止新增授信")
-    st.subheader(f"{row['head_name'] or ''}（农户编号 {household_id}）" + "　".join(badges))
+    st.subheader(
+        f"{fmt.markdown_text(row['head_name'] or '')}（农户编号 {fmt.markdown_text(household_id)}）"
+        + "　".join(badges)
+    )
+    # The ID number as the data layer returned it: masked unless the user holds view_full_id.
     st.caption(
-        f"身份证号 {fmt.mask_id_number(row['head_id_number'])}；"
+        f"身份证号 {fmt.markdown_text(row['head_id_number'] or '—')}；"
         f"评分依据 {fmt.date_label(row['collected_on'])} 的信息采集"
     )
     columns = st.columns(6)
@@ -153,7 +187,11 @@ def household_view(household_id: str) -> None:
     for veto in row["vetoes"] or []:
         st.error(fmt.VETO_WORDS.get(veto, veto), icon=":material/block:")
 
-    steps = fmt.score_steps(row, data.policy(view.token))
+    steps = fmt.score_steps(
+        row,
+        data.policy(view.token, view.scope),
+        hide_sensitive=not view.scope.shows_sensitive_vetoes,
+    )
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.score_waterfall(steps), width="stretch")
     with right:
@@ -249,6 +287,24 @@ def household_view(household_id: str) -> None:
             key=f"loan_history_{loan_id}",
             view=view,
         )
+
+
+def _record_view(household_id: str) -> None:
+    """One audit row per household a user opens in a session (not one per rerun): who read
+    whose personal information, as PIPL Art. 51 expects to be logged."""
+    seen = st.session_state.setdefault("households_viewed", set())
+    if household_id in seen:
+        return
+    seen.add(household_id)
+    signin.audit_trail().record(
+        "view_personal",
+        view.user,
+        page="村级钻取",
+        household=household_id,
+        village=view.scope.village_code,
+        as_of=view.as_of,
+        full_ids=view.scope.full_ids,
+    )
 
 
 ui.page_header("村级钻取", view)

@@ -1,10 +1,12 @@
-"""Helpers for the dashboard's tests: run the app in AppTest or as a real server, and ask the
-marts directly (never through huinong.data) for the values a user should see."""
+"""Helpers for the dashboard's tests: run the app in AppTest or as a real server, signed in as
+one of the test accounts (one per role, in a temporary account store), and ask the marts
+directly (never through huinong.data) for the values a user should see."""
 
 from __future__ import annotations
 
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +17,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from huinong import REPO_ROOT
+from huinong.audit import AuditTrail
+from huinong.auth import Accounts, User
+from huinong.format import WORD_JOINER
 from huinong.pagebench import free_port, streamlit_server  # noqa: F401 - used by the tests
 
 APP = REPO_ROOT / "app.py"
@@ -28,6 +33,8 @@ PAGE_FILES = {
     "village": "pages/village.py",
     "exports": "pages/exports.py",
     "data": "pages/data.py",
+    "audit": "pages/audit.py",
+    "users": "pages/users.py",
 }
 
 
@@ -42,9 +49,83 @@ def dashboard_db(warehouse_path, tmp_path_factory) -> Iterator[Path]:
     st.cache_data.clear()
 
 
+# Test accounts only, in a temporary store: no deployment has them.
+PASSWORD = "Lianxi-2024-test"
+
+
+@dataclass(frozen=True)
+class RoleAccounts:
+    """The session's account store and audit trail, one signed-in account per role."""
+
+    accounts: Path
+    audit: Path
+    users: dict[str, User]  # role → user
+    township: str
+    village: str
+    other_township: str
+
+    def env(self) -> dict[str, str]:
+        return {"HUINONG_ACCOUNTS": str(self.accounts), "HUINONG_AUDIT": str(self.audit)}
+
+    def trail(self) -> AuditTrail:
+        return AuditTrail(self.audit)
+
+    def store(self) -> Accounts:
+        return Accounts(self.accounts, audit=self.trail())
+
+
+def create_accounts(folder: Path, db_path: Path) -> RoleAccounts:
+    """One account per role (password PASSWORD, no forced change); the 乡镇 account on the
+    demo's first township, the 村 account on its first village."""
+    townships = [
+        row[0]
+        for row in query(
+            db_path, "select distinct township_code from main.township_breaker order by 1"
+        )
+    ]
+    village = scalar(
+        db_path,
+        "select min(village_code) from main.village_breaker where township_code = ?",
+        [townships[0]],
+    )
+    users = {
+        "office": User("jrb", "金融办甲", "office"),
+        "leader": User("ld", "领导乙", "leader"),
+        "township": User("xz", "乡镇丙", "township", township_code=townships[0]),
+        "village": User("cun", "村干部丁", "village", village_code=village),
+        "bank": User("yh", "信贷员戊", "bank"),
+        "auditor": User("sj", "审计员己", "auditor"),
+    }
+    made = RoleAccounts(
+        folder / "accounts.sqlite",
+        folder / "audit.sqlite",
+        users,
+        townships[0],
+        village,
+        townships[1],
+    )
+    store = made.store()
+    for user in users.values():
+        store.add(user, actor="test", password=PASSWORD, must_change_password=False)
+    return made
+
+
+@pytest.fixture(scope="session")
+def test_accounts(dashboard_db, tmp_path_factory) -> RoleAccounts:
+    return create_accounts(tmp_path_factory.mktemp("accounts"), dashboard_db)
+
+
 @pytest.fixture
-def app_db(dashboard_db, monkeypatch) -> Path:
-    """HUINONG_DB pointing at the dashboard's copy of the demo warehouse."""
+def accounts_env(test_accounts, monkeypatch) -> RoleAccounts:
+    """HUINONG_ACCOUNTS and HUINONG_AUDIT pointing at the session's test accounts."""
+    for name, value in test_accounts.env().items():
+        monkeypatch.setenv(name, value)
+    return test_accounts
+
+
+@pytest.fixture
+def app_db(dashboard_db, accounts_env, monkeypatch) -> Path:
+    """HUINONG_DB pointing at the dashboard's copy of the demo warehouse (and the accounts)."""
     monkeypatch.setenv("HUINONG_DB", str(dashboard_db))
     return dashboard_db
 
@@ -63,11 +144,24 @@ def latest_as_of(db_path: Path) -> date:
     return scalar(db_path, "select max(as_of) from main.kpi_monthly")
 
 
+def sign_in(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
+    """Type the user name and password into the sign-in form and press 登录."""
+    at.text_input(key="sign_in_username").input(username)
+    at.text_input(key="sign_in_password").input(password)
+    next(button for button in at.button if button.label == "登录").click()
+    at.run()
+    return at
+
+
 def open_app(
-    page: str = "overview", params: dict[str, str] | None = None, timeout: float = 120
+    page: str = "overview",
+    params: dict[str, str] | None = None,
+    timeout: float = 120,
+    user: str = "jrb",
 ) -> AppTest:
-    """The app on one page, like a browser opening /<page>?<params>: the URL is read on the
-    first run, as a new session reads it."""
+    """The app on one page, like a browser opening /<page>?<params>: the sign-in form (as
+    ``user``) on that page's URL, then the page itself; the URL is read on the first run after
+    the sign-in, as a new session reads it."""
     at = AppTest.from_file(str(APP), default_timeout=timeout)
     for key, value in (params or {}).items():
         at.query_params[key] = value
@@ -76,7 +170,16 @@ def open_app(
         at.switch_page(PAGE_FILES[page])
         at.run()
     assert not at.exception, [item.value for item in at.exception]
+    assert [item.label for item in at.button][:1] == ["登录"], "no sign-in form"
+    sign_in(at, user)
+    assert not at.exception, [item.value for item in at.exception]
     return at
+
+
+def rendered(markdown: str) -> str:
+    """Markdown source as a person reads it: escaped punctuation (``\\.``) as the character,
+    without the invisible word joiners that keep http:// from becoming a link."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace(WORD_JOINER, "")
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -151,10 +254,20 @@ BAD_ROWS = {
 }
 
 
-def write_next_delivery(raw_dir: Path, out_dir: Path, new: int = NEW_HOUSEHOLDS) -> Path:
+# Head names a spreadsheet would run as formulas if a CSV carried them as they are.
+HOSTILE_NAMES = ('=HYPERLINK("http://evil.example","点此")', "+1+1", "-2+3", "@SUM(A1)")
+
+
+def write_next_delivery(
+    raw_dir: Path,
+    out_dir: Path,
+    new: int = NEW_HOUSEHOLDS,
+    head_names: Sequence[str] = (),
+) -> Path:
     """A follow-up delivery: households.csv with ``new`` newly collected households (copies of
-    existing ones under new ids, collected on the latest collection date) and one bad row per
-    BAD_ROWS entry, plus an unknown column 备注. Returns the file's path."""
+    existing ones under new ids, collected on the latest collection date; the first ones named
+    ``head_names``) and one bad row per BAD_ROWS entry, plus an unknown column 备注. Returns the
+    file's path."""
     import csv
 
     with (raw_dir / "households.csv").open(encoding="utf-8", newline="") as source:
@@ -166,14 +279,15 @@ def write_next_delivery(raw_dir: Path, out_dir: Path, new: int = NEW_HOUSEHOLDS)
         writer = csv.DictWriter(target, fieldnames=[*rows[0], "备注"])
         writer.writeheader()
         for index in range(new):
-            writer.writerow(
-                {
-                    **rows[index],
-                    "household_id": f"HHNEW{index:05d}",
-                    "collected_on": latest,
-                    "备注": "新采集",
-                }
-            )
+            row = {
+                **rows[index],
+                "household_id": f"HHNEW{index:05d}",
+                "collected_on": latest,
+                "备注": "新采集",
+            }
+            if index < len(head_names):
+                row["head_name"] = head_names[index]
+            writer.writerow(row)
         for offset, (household_id, (column, value, _reason)) in enumerate(BAD_ROWS.items()):
             row = {**rows[new + offset], "household_id": household_id, "备注": ""}
             if column == "head_id_number":

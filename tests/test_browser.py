@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-pytest.register_assert_rewrite("dashboard_support")
+pytest.register_assert_rewrite("dashboard_support", "browser_support")
+from browser_support import open_page, wait_until_idle  # noqa: E402
 from dashboard_support import (  # noqa: E402
     BAD_ROWS,
+    HOSTILE_NAMES,
     NEW_HOUSEHOLDS,
     build_tiny_store,
     districts_rated,
@@ -28,10 +30,10 @@ from dashboard_support import (  # noqa: E402
 
 from huinong import REPO_ROOT  # noqa: E402
 from huinong.intake import list_deliveries  # noqa: E402
-from huinong.pagebench import CHROMIUM, CHROMIUM_ARGS, IDLE_JS, SETTLED_JS  # noqa: E402
+from huinong.pagebench import CHROMIUM, SETTLED_JS  # noqa: E402
 from huinong.pagebench import PAGES as BENCH_PAGES  # noqa: E402
 
-pytest_plugins = ("dashboard_support",)
+pytest_plugins = ("dashboard_support", "browser_support")
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -57,46 +59,9 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(dashboard_db, tmp_path_factory):
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    with streamlit_server(dashboard_db, log) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(
-        viewport={"width": 1440, "height": 1000}, locale="zh-CN", accept_downloads=True
-    )
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
-    yield tab
-    context.close()
-
-
-def wait_until_idle(tab) -> None:
-    """The script run is over: Streamlit's running indicator has gone."""
-    tab.wait_for_function(IDLE_JS, timeout=60_000)
-
-
-def open_page(tab, url: str, ready_text: str) -> float:
-    """Open a URL in a fresh session and wait until the page is interactive; seconds taken."""
-    started = time.perf_counter()
-    tab.goto(url)
-    tab.get_by_text(ready_text).first.wait_for()
-    wait_until_idle(tab)
-    return time.perf_counter() - started
+def server(dashboard_server) -> str:
+    return dashboard_server.base
 
 
 def settle(tab) -> None:
@@ -275,10 +240,13 @@ def tiny_base(tmp_path_factory):
 
 
 @pytest.fixture
-def site(tiny_base, tmp_path):
-    """A tiny store and its warehouse of the test's own, served by a server of its own."""
+def site(tiny_base, tmp_path, test_accounts):
+    """A tiny store and its warehouse of the test's own, served by a server of its own (the
+    session's test accounts: 金融办 publishes)."""
     copy = tiny_base.copy(tmp_path / "site")
-    with streamlit_server(copy.db, tmp_path / "server.log", store=copy.store) as base:
+    with streamlit_server(
+        copy.db, tmp_path / "server.log", store=copy.store, env=test_accounts.env()
+    ) as base:
         yield copy, base
 
 
@@ -287,10 +255,14 @@ def card_value(tab, label: str) -> str:
     return card.get_by_test_id("stMetricValue").inner_text().strip()
 
 
-def test_uploading_a_delivery_shows_its_report_then_publishes_it(site, page, tmp_path):
+def test_uploading_a_delivery_shows_its_report_then_publishes_it(
+    site, page, tmp_path, test_accounts
+):
     store, base = site
+    trail = test_accounts.trail()
+    uploads, publishes = (trail.query(events=kind).height for kind in ("upload", "publish"))
     before = districts_rated(store.db)
-    delivery = write_next_delivery(store.raw_dir, tmp_path / "next")
+    delivery = write_next_delivery(store.raw_dir, tmp_path / "next", head_names=HOSTILE_NAMES)
     open_page(page, f"{base}/data", "上传报送")
     page.locator("input[type=file]").set_input_files(str(delivery))
     page.get_by_text("校验报告（尚未发布）").wait_for()
@@ -321,6 +293,33 @@ def test_uploading_a_delivery_shows_its_report_then_publishes_it(site, page, tmp
     page.set_viewport_size({"width": 1440, "height": 1000})
     open_page(page, base, "评级农户")
     assert card_value(page, "评级农户") == f"{before + NEW_HOUSEHOLDS:,} 户"
+    # Exactly one audit row for the one publish, and one for the one upload it came from.
+    assert trail.query(events="upload").height == uploads + 1
+    assert trail.query(events="publish").height == publishes + 1
+    published = trail.query(events="publish", limit=1).row(0, named=True)
+    assert published["username"] == "jrb" and '"delivery": "0002"' in published["details"]
+
+    # The new households' hostile names reach a CSV downloaded from the page as text: a
+    # leading quote, so that Excel shows them instead of running them.
+    township, village = query(
+        store.db,
+        "select township_code, village_code from main.household_scores where household_id = ?",
+        ["HHNEW00000"],
+    )[0]
+    open_page(page, f"{base}/village?township={township}&village={village}", "农户一览")
+    settle(page)
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="下载 CSV").first.click()
+    saved = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+    import csv as csv_module
+
+    with saved.open(encoding="utf-8-sig", newline="") as handle:
+        names = {row["农户编号"]: row["户主姓名"] for row in csv_module.DictReader(handle)}
+    hostile = {f"HHNEW{index:05d}": name for index, name in enumerate(HOSTILE_NAMES)}
+    mine = {key: names[key] for key in hostile if key in names}
+    assert mine, "the new households are not in their village's list"
+    assert mine == {key: "'" + hostile[key] for key in mine}
 
 
 def test_pages_keep_loading_while_the_warehouse_is_rebuilt(site, page):

@@ -1,5 +1,6 @@
 """Every query of huinong.data runs through the one core (huinong.data.connection), handed the
-scope it covers: the place where a signed-in user's scope is to be enforced sees every query."""
+scope it covers: the place where the signed-in user's scope is enforced sees every query (that
+it refuses anything but an authorised Scope is tested in test_access.py)."""
 
 from __future__ import annotations
 

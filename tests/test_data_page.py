@@ -22,6 +22,7 @@ from dashboard_support import (  # noqa: E402
     metric,
     open_app,
     query,
+    rendered,
     table,
     write_next_delivery,
 )
@@ -42,8 +43,9 @@ def tiny(tmp_path_factory):
 
 
 @pytest.fixture
-def site(tiny, tmp_path, monkeypatch):
-    """A copy of the tiny store and its warehouse, with the dashboard pointed at them."""
+def site(tiny, tmp_path, monkeypatch, accounts_env):
+    """A copy of the tiny store and its warehouse, with the dashboard pointed at them (signed
+    in as the 金融办 account)."""
     copy = tiny.copy(tmp_path / "site")
     monkeypatch.setenv("HUINONG_DB", str(copy.db))
     monkeypatch.setenv("HUINONG_STORE", str(copy.store))
@@ -66,7 +68,7 @@ def upload(at, *files):
 
 
 def texts(elements) -> str:
-    return "\n".join(str(item.value) for item in elements)
+    return "\n".join(rendered(str(item.value)) for item in elements)
 
 
 def test_the_page_lists_deliveries_and_the_warehouse_load_report(site):
@@ -241,7 +243,7 @@ def test_a_failed_update_is_reported_and_the_dashboard_keeps_its_data(site):
     assert metric(open_app("overview"), "评级农户") == fmt.count(before, "户")
 
 
-def test_the_first_delivery_builds_the_first_warehouse(tiny, tmp_path, monkeypatch):
+def test_the_first_delivery_builds_the_first_warehouse(tiny, tmp_path, monkeypatch, accounts_env):
     db = tmp_path / "warehouse.duckdb"
     store = tmp_path / "raw_store"
     monkeypatch.setenv("HUINONG_DB", str(db))
@@ -303,11 +305,15 @@ def test_a_delivery_is_withdrawn_with_a_reason_and_the_warehouse_rebuilt(
     deliveries = table(at, "已接收的报送")
     withdrawn = deliveries[deliveries["批次"] == "0002"].iloc[0]
     assert withdrawn["状态"] == "已撤回"
-    assert "由 数据管理页面 撤回：重复采集，待核实" in withdrawn["撤回记录"]
+    assert "由 jrb 撤回：重复采集，待核实" in withdrawn["撤回记录"]
     assert districts_rated(site.db) == before
     events = AuditTrail(site.db.parent / "audit.sqlite").query()
-    assert events["event"].to_list() == ["rebuild", "withdraw"]
-    assert '"reason": "重复采集，待核实"' in events["details"][1]
+    # Newest first: the build's outcome, the page starting it, the withdrawal, the sign-in.
+    assert events["event"].to_list() == ["rebuild", "rebuild", "withdraw", "sign_in"]
+    assert set(events["username"]) == {"jrb"}
+    assert '"outcome": "published"' in events["details"][0]
+    assert '"outcome": "started"' in events["details"][1]
+    assert '"reason": "重复采集，待核实"' in events["details"][2]
 
 
 def _big_loan_delivery(raw_dir, out_dir):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -15,10 +16,13 @@ pytest.register_assert_rewrite("dashboard_support")
 from dashboard_support import latest_as_of, query  # noqa: E402
 
 from huinong import data, export  # noqa: E402
+from huinong.auth import User  # noqa: E402
 
 pytest_plugins = ("dashboard_support",)
 
 ID_NUMBERS = ["41120219800101001X", "411202198512310017"]
+# Files as the 金融办 exports them: full ID numbers (export_full_id).
+OFFICE = User("jrb", "金融办甲", "office")
 
 
 def _households() -> pl.DataFrame:
@@ -217,6 +221,40 @@ def test_xlsx_says_who_exported_it_and_when():
     assert [cell.value for cell in sheet[3]][:2] == ["乡镇", "行政村"]  # the table stays put
 
 
+def test_an_export_is_signed_and_recorded_once_with_its_row_count(tmp_path):
+    from huinong.audit import AuditTrail
+
+    trail = AuditTrail(tmp_path / "audit.sqlite")
+    spec = export.REPORT_SPECS["credit_households"]
+    batches = [_households().head(1), _households().tail(1)]
+    common = {
+        "audit": trail,
+        "heading": "湖滨区 信用户名单（2024年6月）",
+        "subheading": "范围：全区",
+        "area": "全区",
+        "as_of": date(2024, 6, 30),
+        "exported_at": datetime(2024, 6, 15, 14, 5),
+    }
+    office = export.produce(
+        spec, batches, "xlsx", user=OFFICE, file_name="信用户名单.xlsx", **common
+    )
+    sheet = _open(office).active
+    assert sheet["A2"].value.endswith("导出人：金融办甲（金融办）；导出时间：2024年6月15日 14:05")
+    assert [sheet.cell(row=row, column=5).value for row in (4, 5)] == ID_NUMBERS
+    # A bank clerk's file has the middle digits hidden, even from rows that carried them.
+    bank = User("yh", "信贷员戊", "bank")
+    body = export.produce(spec, _households(), "csv", user=bank, file_name="x.csv", **common)
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert [row["户主身份证号"] for row in rows] == ["411202********001X", "411202********0017"]
+    recorded = trail.query(events="export")
+    assert recorded.height == 2
+    assert list(recorded["username"]) == ["yh", "jrb"]
+    first, second = (json.loads(details) for details in recorded["details"])
+    assert (first["rows"], first["full_ids"], first["file_format"]) == (2, False, "csv")
+    assert (second["rows"], second["full_ids"], second["report"]) == (2, True, "信用户名单")
+    assert second["scope"] == "全区" and second["as_of"] == "2024-06-30"
+
+
 # ── the standard reports, from the demo warehouse ──────────────────────────────────────────
 
 
@@ -237,7 +275,9 @@ def _report_xlsx(token, report: str, as_of: date, scope: data.Scope):
 
 def test_township_summary_totals_equal_the_district_row_of_kpi_monthly(token, app_db):
     as_of = latest_as_of(app_db)
-    sheet, headers = _report_xlsx(token, "township_summary", as_of, data.Scope.district())
+    sheet, headers = _report_xlsx(
+        token, "township_summary", as_of, data.authorize(OFFICE, purpose="export")
+    )
     rated, granted, outstanding, npl, villages = query(
         app_db,
         """
@@ -267,7 +307,7 @@ def test_credit_household_list_has_every_credit_household_with_text_ids(token, a
         "select township_code from main.township_breaker where as_of = ? order by 1 limit 1",
         [as_of],
     )[0][0]
-    scope = data.Scope.township(township)
+    scope = data.authorize(OFFICE, township, purpose="export")
     sheet, headers = _report_xlsx(token, "credit_households", as_of, scope)
     expected, limits = query(
         app_db,
@@ -296,7 +336,10 @@ def test_village_breaker_csv_lists_every_village_with_its_status(token, app_db):
     as_of = latest_as_of(app_db)
     spec = export.REPORT_SPECS["village_breaker"]
     body = export.write_csv(
-        spec, data.stream_report(token, "village_breaker", as_of, data.Scope.district())
+        spec,
+        data.stream_report(
+            token, "village_breaker", as_of, data.authorize(OFFICE, purpose="export")
+        ),
     )
     assert body[:3] == b"\xef\xbb\xbf"
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))

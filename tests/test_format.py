@@ -166,3 +166,14 @@ def test_a_quarantined_row_reads_as_headers_and_cells():
     assert fmt.list_words(["户主身份证号校验位错误", "缺少采集日期"]) == (
         "户主身份证号校验位错误；缺少采集日期"
     )
+
+
+def test_a_multi_line_message_keeps_its_lines_and_shows_a_link_as_written():
+    # A delivery's 报送单位 is free text and reaches the build's failure message.
+    message = "主要指标变化超出合理范围：\n  - 第 0002 批报送（[点此](http://evil.example)）"
+    shown = fmt.markdown_lines(message)
+    assert shown.split("  \n") == [
+        fmt.markdown_text("主要指标变化超出合理范围："),
+        fmt.markdown_text("  - 第 0002 批报送（[点此](http://evil.example)）"),
+    ]
+    assert "](http" not in shown and "\\[点此\\]" in shown

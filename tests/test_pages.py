@@ -17,6 +17,7 @@ from dashboard_support import (  # noqa: E402
     metric_delta,
     open_app,
     query,
+    rendered,
     scalar,
     select_row,
     table,
@@ -153,16 +154,18 @@ def test_overview_of_a_village_computes_its_figures_from_the_marts(app_db, as_of
     assert metric(at, "本村熔断状态").endswith(f"[**{status}**]")
 
 
-def test_village_kpis_add_up_to_the_township_row(app_db, as_of):
+def test_village_kpis_add_up_to_the_township_row(app_db, as_of, accounts_env):
     """The village figures are computed in data.py, the township's come from kpi_monthly: the
     villages of a township must add up to it, credit villages (信用村) included."""
     token = data.current_warehouse()
+    office = accounts_env.users["office"]
     township = scalar(
         app_db, "select min(scope_code) from main.kpi_monthly where scope_level = 'township'"
     )
-    villages = data.villages(token, township)["village_code"].to_list()
+    villages = data.villages(token, data.authorize(office, township))["village_code"].to_list()
     rows = [
-        data.kpi(token, as_of, data.Scope.village(code)).row(0, named=True) for code in villages
+        data.kpi(token, as_of, data.authorize(office, township, code)).row(0, named=True)
+        for code in villages
     ]
     expected = _kpi(app_db, as_of, "township", township)
     for key in (
@@ -468,10 +471,18 @@ def test_a_written_off_loan_is_listed_with_its_history(app_db, as_of):
     assert len(plan) == instalments
 
 
-def test_an_unknown_place_in_a_link_falls_back_to_the_district(app_db, as_of):
+def test_an_unknown_place_in_a_link_is_named_and_nothing_of_it_is_shown(app_db, as_of):
     at = open_app("village", {"as_of": "1999-01-31", "township": "nowhere"})
+    assert [item.value for item in at.error] == ["乡镇代码应为 9 位数字：nowhere"]
+    assert "链接中的月份 1999-01-31 没有数据" in rendered(at.warning[0].value)
+    assert not at.metric and not at.dataframe
+    # The link is rewritten to what the account may see: the district, at the latest month.
     assert at.query_params == {"as_of": as_of.isoformat()}
-    assert not at.error
+    unknown = open_app("village", {"township": "411299999"})
+    assert [item.value for item in unknown.error] == [
+        "乡镇代码 411299999 不存在：数据中没有这个乡镇。"
+    ]
+    assert not unknown.dataframe
 
 
 # ── 报表导出 ──────────────────────────────────────────────────────────────────────────────────
@@ -517,7 +528,7 @@ def test_every_table_on_a_page_has_both_downloads(app_db):
 # ── the warehouse ─────────────────────────────────────────────────────────────────────────────
 
 
-def test_without_a_warehouse_every_page_says_how_to_build_one(tmp_path, monkeypatch):
+def test_without_a_warehouse_every_page_says_how_to_build_one(tmp_path, monkeypatch, accounts_env):
     monkeypatch.setenv("HUINONG_DB", str(tmp_path / "missing.duckdb"))
     for page in ("overview", "village"):
         at = open_app(page)
@@ -526,7 +537,7 @@ def test_without_a_warehouse_every_page_says_how_to_build_one(tmp_path, monkeypa
 
 
 def test_a_newly_published_warehouse_is_picked_up_without_a_restart(
-    dashboard_db, tmp_path, monkeypatch
+    dashboard_db, tmp_path, monkeypatch, accounts_env
 ):
     published = tmp_path / "warehouse.duckdb"
     shutil.copyfile(dashboard_db, published)

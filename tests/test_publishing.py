@@ -26,6 +26,9 @@ from huinong import REPO_ROOT, writer
 from huinong.intake import accept_delivery
 from huinong.warehouse import BuildError, JumpRefused, build
 
+# The sign-in accounts (accounts_env) for the dashboard test below.
+pytest_plugins = ("dashboard_support",)
+
 
 @dataclass(frozen=True)
 class Site:
@@ -224,7 +227,7 @@ def test_a_build_sets_a_stray_wal_aside_and_publishes_a_whole_file(site) -> None
     assert _scalar(site.db, "select count(*) from household_scores") > 0
 
 
-def test_the_dashboard_never_replays_a_stray_wal(site, monkeypatch) -> None:
+def test_the_dashboard_never_replays_a_stray_wal(site, accounts_env, monkeypatch) -> None:
     pytest.register_assert_rewrite("dashboard_support")
     from dashboard_support import open_app
 

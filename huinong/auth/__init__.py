@@ -20,7 +20,13 @@ from huinong.auth.accounts import (
     ensure_admin,
 )
 from huinong.auth.oidc import OidcConfig, OidcRefused, user_from_claims
-from huinong.auth.redact import HIDDEN_VETO_WORDS, id_number_for, veto_words_for, visible_vetoes
+from huinong.auth.redact import (
+    HIDDEN_VETO_WORDS,
+    id_number_for,
+    id_numbers_in_text_for,
+    veto_words_for,
+    visible_vetoes,
+)
 from huinong.auth.roles import Permission, Role, permissions, role, roles
 from huinong.auth.scope import AccessDenied, User, intersect
 
@@ -42,6 +48,7 @@ __all__ = [
     "accounts_path",
     "ensure_admin",
     "id_number_for",
+    "id_numbers_in_text_for",
     "intersect",
     "permissions",
     "role",

@@ -589,22 +589,30 @@ class Accounts:
         self.audit.record("sign_in", user, at=now, source="local")
         return session
 
-    def open_session(self, user: User, *, now: datetime | None = None) -> Session:
+    def open_session(
+        self, user: User, *, now: datetime | None = None, token: str | None = None
+    ) -> Session:
         """A session for a user who signed in elsewhere (the identity provider, ``st.login``):
         the same idle and lifetime limits apply. Streamlit keeps its identity cookie 30 days
-        and does not check the ID token's expiry, so this session is what times out."""
+        and does not check the ID token's expiry, so this session is what times out.
+
+        ``token``: the session's token when the caller derives it from the sign-in itself (the
+        dashboard uses a keyed hash of the ID token's sub, iat and nonce, so that every new
+        browser session of the same sign-in finds this session again, ended or not)."""
         now = _now(now)
         with self._connect() as con:
             row = self._row(con, user.username)
         if row is not None and row["disabled"]:
             self.audit.record("sign_in_failed", user.username, at=now, reason="disabled")
             raise SignInError("账号已停用，请联系金融办", "disabled")
-        session = self._open(user, False, now)
+        session = self._open(user, False, now, token)
         self.audit.record("sign_in", user, at=now, source=user.source)
         return session
 
-    def _open(self, user: User, must_change: bool, now: datetime) -> Session:
-        token = secrets.token_urlsafe(32)
+    def _open(
+        self, user: User, must_change: bool, now: datetime, token: str | None = None
+    ) -> Session:
+        token = token or secrets.token_urlsafe(32)
         with self._connect() as con:
             con.execute(
                 """

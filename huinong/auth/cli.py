@@ -126,16 +126,32 @@ def _role(args: argparse.Namespace) -> int:
     return 0
 
 
+def _where(args: argparse.Namespace) -> str | None:
+    """The address to open in a browser, when make run says where it serves."""
+    if not args.address:
+        return None
+    host = "127.0.0.1" if args.address in ("0.0.0.0", "::") else args.address
+    where = f"http://{host}:{args.port}"
+    if args.address in ("0.0.0.0", "::"):
+        where += "（本机；办公网内其他电脑用本机的网络地址）"
+    return where
+
+
 def _ensure_admin(args: argparse.Namespace) -> int:
     warehouse = Path(args.db) if args.db else None
     password = ensure_admin(accounts_path(warehouse), audit=AuditTrail(audit_path(warehouse)))
+    where = _where(args)
     if password is None:
+        if where:
+            print(f"看板地址：{where}，用已有账号登录（新增用户：python -m huinong users add）。")
         return 0
     print("已创建金融办管理员账号 admin（首次登录须修改密码）。")
     if not os.environ.get("HUINONG_ADMIN_PASSWORD"):
         print(f"一次性密码：{password}")
     else:
         print("密码为环境变量 HUINONG_ADMIN_PASSWORD 的值。")
+    if where:
+        print(f"请打开 {where}，用户名 admin，用上面的密码登录，按提示设置自己的密码。")
     return 0
 
 
@@ -194,6 +210,8 @@ def add_users_command(commands: argparse._SubParsersAction) -> None:
     admin = actions.add_parser(
         "ensure-admin", parents=[common], help="还没有任何用户时，创建金融办管理员 admin"
     )
+    admin.add_argument("--address", default=None, help="看板监听的地址（打印登录地址用）")
+    admin.add_argument("--port", default="8501", help="看板的端口（打印登录地址用）")
     admin.set_defaults(users_run=_ensure_admin)
 
     users.set_defaults(run=_run)

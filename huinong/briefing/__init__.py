@@ -44,16 +44,10 @@ def briefing_file_name(month: date, scope_name: str) -> str:
 def leader_scope(township_code: str | None) -> data.Scope:
     """The scope a briefing reads with: the leading group's (district-wide aggregate figures and
     place names; no household names or ID numbers), narrowed to one township when asked."""
-    try:
-        from huinong.data.scope import authorize  # the auth work: a Scope only for a user
-    except ImportError:
-        # TODO(lead): once authorize() is merged this branch is dead: delete it (the briefing
-        # then always reads as the system's leader account below).
-        return data.Scope.township(township_code) if township_code else data.Scope.district()
     from huinong.auth.scope import User
 
     leader = User.create("briefing", "月度简报（系统）", "leader")
-    return authorize(leader, township_code or None)
+    return data.authorize(leader, township_code or None)
 
 
 def write_briefing(db_path: Path, month: date, scope_code: str, out: Path) -> Path:

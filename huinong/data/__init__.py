@@ -15,7 +15,10 @@ Rules this package keeps, so that the same app serves 20,000 households or 1,000
   filter is one of three fixed SQL fragments (huinong.data.scope); values always travel as
   parameters.
 - Every statement runs through one core function (huinong.data.connection), handed the scope it
-  covers: the one place where a user's own scope is to be enforced.
+  covers; a Scope is only issued by ``authorize(user, township, village)`` (huinong.data.scope):
+  the request intersected with the signed-in user's own area, with what the user may read of
+  households. The core refuses anything else, household queries refuse a user without
+  ``view_named_households``, and ID numbers and the V1/V2 vetoes are redacted in SQL.
 - Aggregation happens in SQL; a household list never returns more than ``MAX_ROWS`` rows
   (downloads stream the full result from SQL with ``stream_report``).
 - Results are cached with ``st.cache_data``; every argument, including the warehouse token
@@ -80,12 +83,14 @@ from huinong.data.overview import (
 from huinong.data.reasons import score_conditions, veto_causes
 from huinong.data.reports import (
     DOWNLOADS,
+    ID_REPORTS,
+    NAMED_REPORTS,
     REPORTS,
     report_preview,
     report_row_count,
     stream_report,
 )
-from huinong.data.scope import Scope
+from huinong.data.scope import Scope, authorize
 from huinong.data.search import SEARCH_LIMIT, SearchRefused, find_households
 from huinong.data.trips import township_trip, village_npl_loans, village_trip
 from huinong.data.village import (
@@ -104,7 +109,9 @@ __all__ = [
     "HISTORY_MONTHS",
     "HOUSEHOLD_ORDERINGS",
     "KPI_COLUMNS",
+    "ID_REPORTS",
     "MAX_ROWS",
+    "NAMED_REPORTS",
     "REPORTS",
     "SEARCH_LIMIT",
     "STREAM_BATCH_ROWS",
@@ -114,6 +121,7 @@ __all__ = [
     "WarehouseMissing",
     "area_table",
     "attention_list",
+    "authorize",
     "bench_calls",
     "breaker_history",
     "build_info",

@@ -3,7 +3,9 @@ file, one core function that runs every query within a scope, and the result cac
 
 Every query of huinong.data runs through ``_execute`` (via ``frame`` for a result, ``stream``
 for a download in batches), with the scope it covers; the scope's parameters are added there.
-That is the place where the signed-in user's scope is to be intersected with the query's.
+``_execute`` refuses a statement without a Scope, and a Scope is only issued by
+``huinong.data.scope.authorize`` for a signed-in user: a query cannot run outside the area the
+user was given.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import polars as pl
 import streamlit as st
 
 from huinong import REPO_ROOT
+from huinong.auth.scope import AccessDenied
 from huinong.data.scope import Scope
 
 # What one query may return or read: a page shows at most MAX_ROWS rows (a download streams the
@@ -143,16 +146,20 @@ def _used(sql: str, params: dict) -> dict | None:
 
 @contextmanager
 def _execute(
-    token: Warehouse, scope: Scope | None, sql: str, params: dict | None
+    token: Warehouse, scope: Scope, sql: str, params: dict | None
 ) -> Iterator[duckdb.DuckDBPyRelation]:
     """Run one statement on its own cursor: the core every query of huinong.data goes through.
 
-    ``scope`` is the part of the district the statement covers (its filter fragments come from
-    the same Scope); None for what belongs to the warehouse as a whole (build info, policy,
-    division lists, the intake's report). Its parameters are added here; a query's own
-    parameters win (place_names passes an empty village for a township).
+    ``scope`` is the part of the district the statement covers for the signed-in user (its
+    filter fragments come from the same Scope); what belongs to the warehouse as a whole (build
+    info, policy, division lists, the intake's report) also runs for an authorised user, its
+    SQL just not filtered. Anything that is not a Scope (None, a forged object) is refused.
+    Its parameters are added here; a query's own parameters win (place_names passes an empty
+    village for a township).
     """
-    values = {**(scope.params() if scope is not None else {}), **(params or {})}
+    if type(scope) is not Scope:
+        raise AccessDenied("查询须带有按登录用户权限给出的范围（huinong.data.authorize）")
+    values = {**scope.params(), **(params or {})}
     cursor = _database(token).cursor()
     try:
         cursor.execute(f"use {WAREHOUSE_CATALOG}")
@@ -161,9 +168,7 @@ def _execute(
         cursor.close()
 
 
-def frame(
-    token: Warehouse, scope: Scope | None, sql: str, params: dict | None = None
-) -> pl.DataFrame:
+def frame(token: Warehouse, scope: Scope, sql: str, params: dict | None = None) -> pl.DataFrame:
     """The whole result of a query within ``scope``."""
     with _execute(token, scope, sql, params) as result:
         return result.pl()
@@ -171,7 +176,7 @@ def frame(
 
 def stream(
     token: Warehouse,
-    scope: Scope | None,
+    scope: Scope,
     sql: str,
     params: dict | None = None,
     batch_rows: int = STREAM_BATCH_ROWS,
@@ -189,6 +194,7 @@ UNCACHED: dict[str, Callable] = {}
 
 def cached(func: Callable) -> Callable:
     """st.cache_data with every argument in the key (the warehouse token, the dates, the scope
-    and every filter), so a newly published warehouse gets fresh results without a restart."""
+    with the user's own area and permissions, and every filter), so a newly published warehouse
+    gets fresh results without a restart and one user's rows never answer another's query."""
     UNCACHED[func.__name__] = func
     return st.cache_data(ttl=CACHE_TTL_SECONDS, max_entries=256, show_spinner=False)(func)

@@ -1,5 +1,9 @@
 """The warehouse and its divisions: build info, the policy profile it was built with, snapshot
-dates, townships and villages, place names, a household's home village."""
+dates, townships and villages, place names, a household's home village.
+
+The warehouse-wide facts (build info, policy, snapshot dates) hold no personal data, but they
+too are read for a signed-in user's Scope: the core runs nothing without one. Divisions are
+those of the user's area."""
 
 from __future__ import annotations
 
@@ -14,11 +18,11 @@ from huinong.policy import default_policy
 
 
 @cached
-def build_info(token: Warehouse) -> dict:
+def build_info(token: Warehouse, scope: Scope) -> dict:
     """The build's as-of date, when it was built, the district's code and name, the policy overrides."""
     result = frame(
         token,
-        None,
+        scope,
         """
         select
             build_info.as_of,
@@ -37,7 +41,7 @@ def build_info(token: Warehouse) -> dict:
 
 
 @cached
-def policy(token: Warehouse) -> dict:
+def policy(token: Warehouse, scope: Scope) -> dict:
     """The policy profile the warehouse was built with: every parameter by name, as a number
     where it is one, and ``grades``: the bands [{grade, min_score, credit_limit}] from the
     highest grade down. The dashboard draws its lines and writes its policy texts from it.
@@ -48,14 +52,14 @@ def policy(token: Warehouse) -> dict:
     """
     result = frame(
         token,
-        None,
+        scope,
         """
         select parameter, parameter_value, grade, min_score, credit_limit, grade_rank,
         from main.policy_profile
         order by grade_rank nulls first, parameter
         """,
     )
-    values: dict = dict(default_policy().overridden(build_info(token)["policy_overrides"]))
+    values: dict = dict(default_policy().overridden(build_info(token, scope)["policy_overrides"]))
     grades = []
     for row in result.iter_rows(named=True):
         if row["grade"] is not None:
@@ -88,11 +92,11 @@ def _parameter(text: str | None) -> int | float | str | None:
 
 
 @cached
-def snapshot_dates(token: Warehouse) -> pl.DataFrame:
+def snapshot_dates(token: Warehouse, scope: Scope) -> pl.DataFrame:
     """Every snapshot date (as_of, is_month_end), latest first."""
     return frame(
         token,
-        None,
+        scope,
         """
         select as_of, is_month_end
         from main.kpi_monthly
@@ -103,11 +107,11 @@ def snapshot_dates(token: Warehouse) -> pl.DataFrame:
 
 
 @cached
-def previous_month_end(token: Warehouse, as_of: date) -> date | None:
+def previous_month_end(token: Warehouse, as_of: date, scope: Scope) -> date | None:
     """The month-end the KPI cards compare with: the last one before as_of's month."""
     result = frame(
         token,
-        None,
+        scope,
         """
         select max(as_of) as previous
         from main.kpi_monthly
@@ -119,33 +123,33 @@ def previous_month_end(token: Warehouse, as_of: date) -> date | None:
 
 
 @cached
-def townships(token: Warehouse) -> pl.DataFrame:
-    """Townships of the division list (code, name, number of villages)."""
+def townships(token: Warehouse, scope: Scope) -> pl.DataFrame:
+    """Townships of the division list within the scope (code, name, number of villages)."""
     return frame(
         token,
-        None,
-        """
+        scope,
+        f"""
         select township_code, township_name, villages_total
         from main.township_breaker
         where as_of = (select max(as_of) from main.township_breaker)
+            {scope.township_where_sql()}
         order by township_code
         """,
     )
 
 
 @cached
-def villages(token: Warehouse, township_code: str) -> pl.DataFrame:
-    """Villages of one township (code, name)."""
+def villages(token: Warehouse, scope: Scope) -> pl.DataFrame:
+    """Villages within the scope (code, name): those of its township, or the one village."""
     return frame(
         token,
-        None,
-        """
+        scope,
+        f"""
         select village_code, village_name
         from main.village_breaker
-        where as_of = (select max(as_of) from main.village_breaker) and township_code = $township
+        where as_of = (select max(as_of) from main.village_breaker) {scope.where_sql()}
         order by village_code
         """,
-        {"township": township_code},
     )
 
 
@@ -153,7 +157,7 @@ def villages(token: Warehouse, township_code: str) -> pl.DataFrame:
 def place_names(token: Warehouse, scope: Scope) -> dict:
     """Names for a scope: district_name, township_name, village_name (None above the level)."""
     names = {
-        "district_name": build_info(token)["district_name"],
+        "district_name": build_info(token, scope)["district_name"],
         "township_name": None,
         "village_name": None,
     }
@@ -175,20 +179,23 @@ def place_names(token: Warehouse, scope: Scope) -> dict:
 
 
 @cached
-def household_home(token: Warehouse, as_of: date, household_id: str) -> dict | None:
-    """The home village and township of a household rated at as_of, or None."""
+def household_home(token: Warehouse, as_of: date, scope: Scope, household_id: str) -> dict | None:
+    """The home village and township of a household rated at as_of within the scope, or None
+    (not rated that day, or outside the user's area: the same answer, so a link cannot probe
+    which households exist elsewhere)."""
+    scope.require("view_named_households", "查看单户信息")
     result = frame(
         token,
-        None,
-        """
+        scope,
+        f"""
         select village_code, township_code
         from main.household_scores
-        where as_of = $as_of and household_id = $household
+        where as_of = $as_of {scope.where_sql()} and household_id = $household
         """,
         {"as_of": as_of, "household": household_id},
     )
     return result.row(0, named=True) if result.height else None
 
 
-def district_code(token: Warehouse) -> str:
-    return build_info(token)["district_code"]
+def district_code(token: Warehouse, scope: Scope) -> str:
+    return build_info(token, scope)["district_code"]

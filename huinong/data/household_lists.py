@@ -25,7 +25,7 @@ _HOUSEHOLD_COLUMNS = """
     scores.outstanding_principal,
     scores.loans_on_book,
     {max_dpd},
-    scores.vetoes,
+    {vetoes} as vetoes,
     scores.credit_stopped,
 """
 # The household_scores columns a list needs: a narrow scan is what keeps 1M rows fast.
@@ -90,7 +90,8 @@ def households_sql(
         ),
     """
     columns = _HOUSEHOLD_COLUMNS.format(
-        max_dpd="coalesce(dpd.max_dpd, 0) as max_dpd" if late_dpd else "scores.max_dpd"
+        max_dpd="coalesce(dpd.max_dpd, 0) as max_dpd" if late_dpd else "scores.max_dpd",
+        vetoes=scope.vetoes_sql("scores.vetoes"),
     ) + (f"{extra_columns}," if extra_columns else "")
     return f"""
         with
@@ -142,6 +143,7 @@ def households(
 ) -> pl.DataFrame:
     """The rated households of the scope (grade, score, limit, available credit, outstanding,
     DPD, vetoes), at most ``limit`` (≤ MAX_ROWS) rows in the given order."""
+    scope.require("view_named_households", "查看农户名单")
     if order not in _ORDERINGS:
         raise ValueError(order)
     sql = households_sql(scope, order=order, limited=True)
@@ -153,6 +155,7 @@ def credit_stops(
     token: Warehouse, as_of: date, scope: Scope, limit: int = MAX_ROWS
 ) -> pl.DataFrame:
     """Households under a credit stop (R-C2 / R-B3) with the reason, at most ``limit`` rows."""
+    scope.require("view_named_households", "查看停止授信农户名单")
     sql = credit_stops_sql(scope, limited=True)
     return frame(token, scope, sql, {"as_of": as_of, "limit": min(limit, MAX_ROWS)})
 

@@ -1,9 +1,8 @@
 """The policy numbers a query prints beside its figures (the breaker's 3% line, the 2% watch
 line, the 30% share line …), read from policy_profile — the profile the warehouse was built
 with — as one row of exact decimals, joined into the query that needs them.
-
-TODO(lead): after the auth merge, ``data.policy(token, scope)`` serves the same numbers to
-Python; these joins keep the numbers next to the figures they judge in one statement.
+(``data.policy(token, scope)`` serves the same numbers to Python; these joins keep the numbers
+next to the figures they judge, in one statement.)
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def kpi(token: Warehouse, as_of: date, scope: Scope) -> pl.DataFrame:
         from main.kpi_monthly
         where as_of = $as_of and scope_level = $level and scope_code = $code
         """,
-        {"as_of": as_of, "level": scope.level, "code": scope.code or district_code(token)},
+        {"as_of": as_of, "level": scope.level, "code": scope.code or district_code(token, scope)},
     )
 
 
@@ -112,7 +112,11 @@ def kpi_trend(token: Warehouse, until: date, scope: Scope) -> pl.DataFrame:
             where is_month_end and as_of <= $until and scope_level = $level and scope_code = $code
             order by as_of
             """,
-            {"until": until, "level": scope.level, "code": scope.code or district_code(token)},
+            {
+                "until": until,
+                "level": scope.level,
+                "code": scope.code or district_code(token, scope),
+            },
         )
     return frame(
         token,

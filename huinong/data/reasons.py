@@ -10,16 +10,16 @@ from datetime import date
 
 import polars as pl
 
-from huinong.data import access
+from huinong.auth.redact import HIDDEN_VETO_CODE, HIDDEN_VETO_WORDS, SENSITIVE_VETOES
 from huinong.data.connection import Warehouse, cached, frame
 from huinong.data.lines import policy_numbers_sql
 from huinong.data.scope import Scope
 from huinong.format import ITEM_NAMES, ITEMS, VETO_WORDS
 
 # V1 (vice) and V2 (court enforcement): shown only to users with view_sensitive_vetoes.
-_SENSITIVE = ("V1", "V2")
-_HIDDEN_CODE = "VS"
-_HIDDEN_WORDS = "一票否决（不宜公开事项）"
+_SENSITIVE = SENSITIVE_VETOES
+_HIDDEN_CODE = HIDDEN_VETO_CODE
+_HIDDEN_WORDS = HIDDEN_VETO_WORDS
 
 # DATE as 2024年6月5日, in SQL.
 _DAY = "strftime({column}, '%Y年%-m月%-d日')"
@@ -33,9 +33,9 @@ def veto_causes(token: Warehouse, as_of: date, scope: Scope, household_id: str) 
     five_tier, first_npl_on. A written-off loan still unpaid reads 已核销贷款仍未还清. Without
     view_sensitive_vetoes V1/V2 become one row VS (一票否决（不宜公开事项）); without view_loans
     V3 is one row without its loans. Empty when no veto holds (or the household is not rated)."""
-    access.require(scope, access.NAMED_HOUSEHOLDS, "查看单户信息")
-    sensitive = access.may(scope, access.SENSITIVE_VETOES)
-    loans = access.may(scope, access.LOANS)
+    scope.require("view_named_households", "查看单户信息")
+    sensitive = scope.may("view_sensitive_vetoes")
+    loans = scope.may("view_loans")
     collected_vetoes = "('V1', 'V2', 'V4')" if sensitive else "('V4')"
     hidden = (
         ""
@@ -146,7 +146,7 @@ def score_conditions(
     the collection (采集) and the loan book's after it (贷款台账, R-S7); D6 (R-C3) puts its points
     on the record that counts that day and says when an enforcement record no longer counts.
     Empty when the household is not rated at ``as_of``."""
-    access.require(scope, access.NAMED_HOUSEHOLDS, "查看单户信息")
+    scope.require("view_named_households", "查看单户信息")
     columns = ", ".join(ITEMS)
     result = frame(
         token,

@@ -8,12 +8,24 @@ from datetime import date
 
 import polars as pl
 
+from huinong.auth.scope import AccessDenied
 from huinong.data.connection import MAX_ROWS, STREAM_BATCH_ROWS, Warehouse, cached, frame, stream
 from huinong.data.household_lists import credit_stops_sql, households_sql
 from huinong.data.scope import Scope
 
 REPORTS = ("township_summary", "village_breaker", "credit_households", "grade_notice")
 DOWNLOADS = (*REPORTS, "households", "credit_stops")
+# Lists that name households: only for view_named_households (the others are aggregates).
+NAMED_REPORTS = frozenset({"credit_households", "grade_notice", "households", "credit_stops"})
+# Lists with the head's ID number.
+ID_REPORTS = frozenset({"credit_households", "grade_notice"})
+
+
+def _check(report: str, scope: Scope) -> None:
+    if report not in DOWNLOADS:
+        raise ValueError(report)
+    if report in NAMED_REPORTS:
+        scope.require("view_named_households", "查看或导出农户名单（只能查看汇总数）")
 
 
 def _report_sql(report: str, scope: Scope, limited: bool = False) -> str:
@@ -69,7 +81,7 @@ def _report_sql(report: str, scope: Scope, limited: bool = False) -> str:
         return f"""
             select village_name, household_id, head_name, head_id_number, score, grade,
                 credit_limit,
-            from ({_households_sql_with_id(scope, "", limited)})
+            from ({_households_sql_with_id(scope, "", limited, always_masked=True)})
         """
     if report == "households":
         return households_sql(scope, limited=limited)
@@ -78,16 +90,25 @@ def _report_sql(report: str, scope: Scope, limited: bool = False) -> str:
     raise ValueError(report)
 
 
-def _households_sql_with_id(scope: Scope, where: str = "", limited: bool = False) -> str:
+def _households_sql_with_id(
+    scope: Scope, where: str = "", limited: bool = False, always_masked: bool = False
+) -> str:
+    """The household list with the head's ID number as the user may read it; a public notice
+    (公示表) always masked."""
+    id_number = scope.id_number_sql("register.head_id_number", always_masked=always_masked)
     return households_sql(scope, where=where, limited=limited).replace(
-        "register.head_name,", "register.head_name, register.head_id_number,", 1
+        "register.head_name,", f"register.head_name, {id_number} as head_id_number,", 1
     )
 
 
 def stream_report(
     token: Warehouse, report: str, as_of: date, scope: Scope, batch_rows: int = STREAM_BATCH_ROWS
 ) -> Iterator[pl.DataFrame]:
-    """The full rows of a report or download, streamed from SQL in batches (not cached)."""
+    """The full rows of a report or download, streamed from SQL in batches (not cached); the
+    scope must be one issued for a file (``authorize(…, purpose="export")``)."""
+    if scope.purpose != "export":
+        raise AccessDenied("导出须按导出权限授权（authorize(purpose='export')）")
+    _check(report, scope)
     sql = _report_sql(report, scope)
     yield from stream(token, scope, sql, {"as_of": as_of}, batch_rows)
 
@@ -95,6 +116,7 @@ def stream_report(
 @cached
 def report_preview(token: Warehouse, report: str, as_of: date, scope: Scope, rows: int = 200):
     """The first rows of a report or download (at most MAX_ROWS)."""
+    _check(report, scope)
     sql = _report_sql(report, scope, limited=True)
     if "$limit" not in sql:
         sql = f"select * from ({sql}) limit $limit"

@@ -19,7 +19,6 @@ from datetime import date
 
 import polars as pl
 
-from huinong.data import access
 from huinong.data.connection import Warehouse, cached, frame
 from huinong.data.scope import Scope
 
@@ -100,8 +99,8 @@ def find_households(
     has no rating at ``as_of``), score, rating_stale, matched_by, total_matches (before the
     limit). SearchRefused (a message for the clerk) for an empty text, and for digits this user
     may not search ID numbers by that match no household id either."""
-    access.require(scope, access.NAMED_HOUSEHOLDS, "查找农户")
-    value, kind, refusal = search_kind(text, access.full_ids(scope))
+    scope.require("view_named_households", "查找农户")
+    value, kind, refusal = search_kind(text, scope.full_ids)
     columns = """
         household_id, head_name, head_id_number, village_code, village_name, township_code,
         township_name,
@@ -150,7 +149,7 @@ def find_households(
         select
             found.household_id,
             found.head_name,
-            {access.id_number_sql(scope, "found.head_id_number")} as head_id_number,
+            {scope.id_number_sql("found.head_id_number")} as head_id_number,
             found.village_code,
             found.village_name,
             found.township_code,

@@ -9,7 +9,6 @@ from datetime import date
 
 import polars as pl
 
-from huinong.data import access
 from huinong.data.connection import Warehouse, cached, frame
 from huinong.data.lines import policy_numbers_sql
 from huinong.data.scope import Scope
@@ -80,8 +79,8 @@ def village_npl_loans(
     outstanding first: household_id, head_name (NULL for a user who may not see names), loan_id,
     amount, disbursed_on, outstanding_principal, dpd, five_tier, first_npl_on (R-L4: since when).
     Their outstanding principal adds up to village_breaker's npl_balance."""
-    access.require(scope, access.LOANS, "查看贷款明细")
-    named = access.may(scope, access.NAMED_HOUSEHOLDS)
+    scope.require("view_loans", "查看贷款明细")
+    named = scope.may("view_named_households")
     return frame(
         token,
         scope,

@@ -59,7 +59,9 @@ def area_table(token: Warehouse, as_of: date, scope: Scope) -> pl.DataFrame:
 @cached
 def household(token: Warehouse, as_of: date, scope: Scope, household_id: str) -> pl.DataFrame:
     """One household's household_scores row at as_of with its name and ID number (0 or 1 row);
-    max_dpd is the largest DPD of its loans on the book that day."""
+    max_dpd is the largest DPD of its loans on the book that day. The ID number and the vetoes
+    as the user may read them (masked, V1/V2 folded into VS)."""
+    scope.require("view_named_households", "查看单户信息")
     return frame(
         token,
         scope,
@@ -83,7 +85,10 @@ def household(token: Warehouse, as_of: date, scope: Scope, household_id: str) ->
             where household_id = $household {scope.where_sql()}
         )
 
-        select scores.*, register.head_name, register.head_id_number,
+        select
+            scores.* replace ({scope.vetoes_sql("scores.vetoes")} as vetoes),
+            register.head_name,
+            {scope.id_number_sql("register.head_id_number")} as head_id_number,
         from scores
         left join register
             on scores.household_id = register.household_id
@@ -99,13 +104,14 @@ def household_history(
 ) -> pl.DataFrame:
     """One household's score and grade at every snapshot of the ``months`` months up to
     ``until`` (a household's rows are spread over the whole mart: the window bounds the scan)."""
+    scope.require("view_named_households", "查看单户信息")
     return frame(
         token,
         scope,
         f"""
         select
             as_of, is_month_end, score, raw_score, grade, credit_limit, available_credit,
-            outstanding_principal, max_dpd, vetoes, credit_stopped,
+            outstanding_principal, max_dpd, {scope.vetoes_sql("vetoes")} as vetoes, credit_stopped,
         from ({
             _scores_sql(
                 scope,
@@ -126,6 +132,7 @@ def household_loans(token: Warehouse, as_of: date, scope: Scope, household_id: s
     state at as_of (在贷/已结清/已核销), instalments missed by as_of, the first NPL date and the
     write-off as known at as_of, the worst DPD while on the book, and (on the book at as_of)
     outstanding, DPD and five-tier (loan_status)."""
+    scope.require("view_loans", "查看贷款明细")
     return frame(
         token,
         scope,
@@ -197,6 +204,7 @@ def household_loans(token: Warehouse, as_of: date, scope: Scope, household_id: s
 @cached
 def loan_history(token: Warehouse, until: date, scope: Scope, loan_id: str) -> pl.DataFrame:
     """One loan at every snapshot on the book up to ``until``: outstanding, DPD, five-tier."""
+    scope.require("view_loans", "查看贷款明细")
     return frame(
         token,
         scope,
@@ -216,6 +224,7 @@ def loan_instalments(token: Warehouse, until: date, scope: Scope, loan_id: str) 
     """A loan's repayment plan (loan_instalments) as known at ``until``: each instalment, its
     cumulative amount due, the day it was covered (when on or before ``until``) and whether it
     was missed (not covered by the end of its due date, for those due before ``until``)."""
+    scope.require("view_loans", "查看贷款明细")
     return frame(
         token,
         scope,
@@ -242,6 +251,7 @@ def loan_repayments(token: Warehouse, until: date, scope: Scope, loan_id: str) -
     """A loan of the scope: its repayment plan against its payments up to ``until``, as two
     cumulative step series (on_day, kind 计划应还/实际还款, amount, cumulative), from
     loan_instalments and loan_payments."""
+    scope.require("view_loans", "查看贷款明细")
     return frame(
         token,
         scope,

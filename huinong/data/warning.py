@@ -9,7 +9,6 @@ from datetime import date
 
 import polars as pl
 
-from huinong.data import access
 from huinong.data.connection import Warehouse, cached, frame
 from huinong.data.scope import Scope
 
@@ -50,8 +49,8 @@ def early_warning_loans(
     is repaid (loan_npl_outlook), largest outstanding first: household_id, head_name (NULL for a
     user who may not see names), loan_id, outstanding_principal, dpd, oldest_unpaid_due_on,
     next_month_end, projected_dpd."""
-    access.require(scope, access.LOANS, "查看贷款明细")
-    named = access.may(scope, access.NAMED_HOUSEHOLDS)
+    scope.require("view_loans", "查看贷款明细")
+    named = scope.may("view_named_households")
     return frame(
         token,
         scope,
