@@ -567,6 +567,8 @@ def _write_build_info(
     plan,
     store_state: dict | None,
 ) -> None:
+    from huinong.increment import models_digest
+
     incremental = plan is not None and plan.possible
     con.execute(
         """
@@ -580,7 +582,8 @@ def _write_build_info(
             $row_counts as row_counts,
             $mode as build_mode,
             $incremental_from::date as incremental_from,
-            $store_state as store_state
+            $store_state as store_state,
+            $models_digest as models_digest
         """,
         {
             "as_of": as_of,
@@ -592,5 +595,6 @@ def _write_build_info(
             "mode": "incremental" if incremental else "full",
             "incremental_from": plan.incremental_from if incremental else None,
             "store_state": json.dumps(store_state) if store_state is not None else None,
+            "models_digest": models_digest(),
         },
     )

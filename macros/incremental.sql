@@ -16,10 +16,13 @@
     {{ return(var('incremental_from') and is_incremental()) }}
 {%- endmacro %}
 
-{#- Filter for the inputs of a per-key model: only the touched keys in an increment. -#}
-{% macro touched(key, touched_table) -%}
+{#- Filter for the inputs of a per-key model: only the touched keys in an increment (touched_key:
+    the touched table's column, when it is named otherwise). -#}
+{% macro touched(key, touched_table, touched_key=none) -%}
     {%- if is_monthly_increment() -%}
-        {{ key }} in (select touched.{{ key }} from {{ source('intake', touched_table) }} as touched)
+        {{ key }} in (
+            select touched.{{ touched_key or key }} from {{ source('intake', touched_table) }} as touched
+        )
     {%- else -%}
         true
     {%- endif -%}
