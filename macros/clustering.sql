@@ -3,7 +3,8 @@
     the year filter into the model's inputs and computes (and holds in memory) one year only, and
     the table comes out clustered by as_of without sorting it: the dashboard's as_of filters skip
     the other years by zone maps. Config `sort_by` orders the rows within each year (a year is small
-    enough to sort in memory), so a village's or a household's rows are found by zone maps too.
+    enough to sort in memory), so a village's or a household's rows are found by zone maps too; a
+    model may instead end with its own order by (the year's filter reaches below it).
     Catch-all slices before the first and after the last year make
     sure no row can be lost. Otherwise it behaves like dbt-duckdb's table materialization: build
     into an intermediate relation, then swap it in; contracts are enforced by create_table_as.

@@ -24,14 +24,17 @@ loans as (
 
 payment_days as (
     select * from {{ ref('int_payment_days') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 segments as (
     select * from {{ ref('int_loan_dpd_segments') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 instalments as (
     select * from {{ ref('int_instalments_covered') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 -- R-S7: an overdue event counts on D when due_on < D, i.e. from due_on + 1.
