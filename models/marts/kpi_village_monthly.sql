@@ -32,13 +32,11 @@ villages as (
 
 -- Read twice (credit, poor_interest): scanned twice rather than held in memory.
 scores as not materialized (
-    select * from {{ ref('household_scores') }}
-    where {{ rebuilt('as_of', township='township_code') }}
+    {{ select_rebuilt(ref('household_scores'), 'as_of', township='township_code') }}
 ),
 
 loans as (
-    select * from {{ ref('loan_status') }}
-    where {{ rebuilt('as_of', township='township_code') }}
+    {{ select_rebuilt(ref('loan_status'), 'as_of', township='township_code') }}
 ),
 
 loan_book as (
