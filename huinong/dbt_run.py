@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +44,13 @@ class _DbtProgress:
         self.lock = threading.Lock()
         self.model_seconds: dict[str, float] = {}
         self.test_seconds = 0.0
+        # CPU of this process (DuckDB's threads included) between node events, shared out equally
+        # among the nodes running then.
+        self.model_cpu: dict[str, float] = {}
+        self.test_cpu = 0.0
+        self.tests_cpu: dict[str, float] = {}
+        self.running: dict[str, float] = {}
+        self.cpu_mark = time.process_time()
         self.tests = 0
         # (node, resource type, dbt's own message) of every node that failed.
         self.failures: list[tuple[str, str, str]] = []
@@ -55,15 +63,30 @@ class _DbtProgress:
             # Fired once before the first node: how many nodes this run executes.
             self.nodes_total = int(event.data.node_count)
             return
+        if name == "NodeStart":
+            with self.lock:
+                self._share_cpu()
+                self.running[event.data.node_info.unique_id] = 0.0
+            return
         if name != "NodeFinished":
             return
         with self.lock:
+            self._share_cpu()
             self._record(event)
+
+    def _share_cpu(self) -> None:
+        now = time.process_time()
+        if self.running:
+            share = (now - self.cpu_mark) / len(self.running)
+            for unique_id in self.running:
+                self.running[unique_id] += share
+        self.cpu_mark = now
 
     def _record(self, event) -> None:
         node = event.data.node_info
         result = event.data.run_result
         seconds = float(result.execution_time or 0.0)
+        cpu = self.running.pop(node.unique_id, 0.0)
         status = result.status
         self.nodes_done += 1
         progress = {
@@ -76,12 +99,15 @@ class _DbtProgress:
         }
         if node.resource_type in ("model", "seed", "snapshot"):
             self.model_seconds[node.node_name] = seconds
+            self.model_cpu[node.node_name] = cpu
             mark = "完成" if status == "success" else "失败"
             self.progress(f"  模型 {node.node_name} {mark}（{seconds:.1f} 秒）")
             self.events({"event": "model", **progress})
         elif node.resource_type in ("test", "unit_test"):
             self.tests += 1
             self.test_seconds += seconds
+            self.test_cpu += cpu
+            self.tests_cpu[node.node_name] = cpu
             self.events({"event": "test", **progress})
         if status in ("error", "fail", "runtime error"):
             message = (result.message or str(status)).strip()

@@ -16,12 +16,14 @@ other parsing rules — the build is a full one, for the intake's reason.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import duckdb
 
+from huinong import REPO_ROOT
 from huinong.mart_columns import missing_mart_columns
 from huinong.schema import LOANS
 
@@ -50,17 +52,38 @@ def last_month_end(day: date) -> date:
     return day.replace(day=1) - timedelta(days=1)
 
 
+def models_digest() -> str:
+    """A digest of the dbt project (models, macros, generic tests, dbt_project.yml). A monthly build
+    appends to the published warehouse's tables, so only to tables the same models wrote."""
+    digest = hashlib.sha256()
+    paths = [REPO_ROOT / "dbt_project.yml"]
+    for folder in ("models", "macros", "tests/dbt"):
+        paths += sorted((REPO_ROOT / folder).rglob("*.sql")) + sorted(
+            (REPO_ROOT / folder).rglob("*.yml")
+        )
+    for path in paths:
+        digest.update(str(path.relative_to(REPO_ROOT)).encode("utf-8"))
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def previous_build(con: duckdb.DuckDBPyConnection) -> dict | None:
     """build_info of the published warehouse attached as ``published``, or None."""
     try:
         row = con.execute(
-            f"select as_of, data_start, policy_overrides from {PUBLISHED}.main.build_info"
+            f"select as_of, data_start, policy_overrides, models_digest"
+            f" from {PUBLISHED}.main.build_info"
         ).fetchone()
     except duckdb.Error:
         return None
     if row is None:
         return None
-    return {"as_of": row[0], "data_start": row[1], "policy": json.loads(row[2] or "{}")}
+    return {
+        "as_of": row[0],
+        "data_start": row[1],
+        "policy": json.loads(row[2] or "{}"),
+        "models_digest": row[3],
+    }
 
 
 def _homes_are_a_view(con: duckdb.DuckDBPyConnection) -> bool:
@@ -100,6 +123,8 @@ def plan_increment(
     previous = previous_build(con)
     if previous is None:
         return IncrementPlan(False, "已发布的数据仓库没有构建信息")
+    if previous["models_digest"] != models_digest():
+        return IncrementPlan(False, "已发布的数据仓库由其他版本的模型构建")
     if previous["policy"] != json.loads(json.dumps(policy, ensure_ascii=False, default=str)):
         return IncrementPlan(False, "政策参数与上次构建不同")
     if previous["data_start"] != data_start:

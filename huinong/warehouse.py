@@ -88,11 +88,11 @@ def _clock() -> tuple[float, float]:
 
 
 def _lap(
-    stages: dict[str, float], cpu_stages: dict[str, float], name: str, since: tuple[float, float]
+    stages: dict[str, float], stages_cpu: dict[str, float], name: str, since: tuple[float, float]
 ) -> None:
     """Record a stage's wall and CPU seconds since ``since`` (a _clock())."""
     stages[name] = time.perf_counter() - since[0]
-    cpu_stages[name] = time.process_time() - since[1]
+    stages_cpu[name] = time.process_time() - since[1]
 
 
 def _fault_point(name: str) -> None:
@@ -107,10 +107,12 @@ class BuildResult:
     mode: str = "full"
     full_build_reason: str = ""
     stages: dict[str, float] = field(default_factory=dict)
-    # CPU seconds of this process (every thread: DuckDB's and dbt's) per stage, beside the wall
-    # seconds of ``stages``: on a shared machine the wall time says more about the neighbours.
-    cpu_stages: dict[str, float] = field(default_factory=dict)
     models: dict[str, float] = field(default_factory=dict)
+    # CPU seconds (user + system, every thread of this process, DuckDB's included) by stage and
+    # by dbt model (shared out among the nodes running at the same time; exact with one dbt thread).
+    stages_cpu: dict[str, float] = field(default_factory=dict)
+    models_cpu: dict[str, float] = field(default_factory=dict)
+    tests_cpu: dict[str, float] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)
     file_bytes: int = 0
 
@@ -122,10 +124,10 @@ class BuildResult:
                 "mode": self.mode,
                 "full_build_reason": self.full_build_reason,
                 "stages": {name: round(seconds, 2) for name, seconds in self.stages.items()},
-                "cpu_stages": {
-                    name: round(seconds, 2) for name, seconds in self.cpu_stages.items()
-                },
                 "models": {name: round(seconds, 2) for name, seconds in self.models.items()},
+                "stages_cpu": {name: round(cpu, 2) for name, cpu in self.stages_cpu.items()},
+                "models_cpu": {name: round(cpu, 2) for name, cpu in self.models_cpu.items()},
+                "tests_cpu": {name: round(cpu, 2) for name, cpu in self.tests_cpu.items()},
                 "row_counts": self.row_counts,
                 "file_bytes": self.file_bytes,
             },
@@ -311,7 +313,7 @@ def _build_locked(
     building = building_path(db_path)
     remove_build_files(building)
     stages: dict[str, float] = {}
-    cpu_stages: dict[str, float] = {}
+    stages_cpu: dict[str, float] = {}
     started = _clock()
     plan = None
     try:
@@ -321,7 +323,7 @@ def _build_locked(
             clock = _clock()
             report.stage(1, "复制已发布的数据仓库，准备按月增量构建")
             shutil.copyfile(db_path, building)
-            _lap(stages, cpu_stages, "copy", clock)
+            _lap(stages, stages_cpu, "copy", clock)
         report.stage(1, f"读取原始数据：{raw_dir}")
         clock = _clock()
         con = connect_for_build(building)
@@ -333,7 +335,7 @@ def _build_locked(
                 IntakeChecks.from_policy(profile),
                 loaded_from=_loaded_store_state(con) if reuse else None,
             )
-            _lap(stages, cpu_stages, "intake", clock)
+            _lap(stages, stages_cpu, "intake", clock)
             progress(summary.describe())
             _refuse_empty_required(summary)
             store_state = summary.store_state()
@@ -362,7 +364,7 @@ def _build_locked(
                     summary.full_read_reason,
                 )
                 con.execute("detach published")
-                _lap(stages, cpu_stages, "plan", clock)
+                _lap(stages, stages_cpu, "plan", clock)
                 if plan.possible:
                     progress(
                         f"按月增量构建：{plan.incremental_from.isoformat()} 起的数据重新计算，"
@@ -383,7 +385,7 @@ def _build_locked(
         if reuse and not plan.possible:
             clock = _clock()
             _restart_from_raw(building)
-            _lap(stages, cpu_stages, "restart", clock)
+            _lap(stages, stages_cpu, "restart", clock)
 
         _fault_point("dbt")
         report.stage(2, "计算评分、贷款状态、熔断与汇总（dbt）")
@@ -406,8 +408,9 @@ def _build_locked(
             )
         except DbtFailed as error:
             raise BuildError(explain_failure(building, error, report.lines)) from error
-        _lap(stages, cpu_stages, "dbt", clock)
+        _lap(stages, stages_cpu, "dbt", clock)
         stages["tests"] = listener.test_seconds
+        stages_cpu["tests"] = listener.test_cpu
         progress(f"  数据检验 {listener.tests} 项全部通过")
 
         _fault_point("build_info")
@@ -437,14 +440,14 @@ def _build_locked(
             con.execute("checkpoint")
         finally:
             con.close()
-        _lap(stages, cpu_stages, "build_info", clock)
+        _lap(stages, stages_cpu, "build_info", clock)
 
         _fault_point("publish")
         report.stage(4, f"发布：{db_path}")
         clock = _clock()
         put_in_place(building, db_path, store_state)
         _fault_point("published")
-        _lap(stages, cpu_stages, "publish", clock)
+        _lap(stages, stages_cpu, "publish", clock)
     except IntakeError as error:
         remove_build_files(building)
         raise BuildError(str(error)) from error
@@ -466,15 +469,17 @@ def _build_locked(
             "请把构建日志交给管理员"
         ) from error
 
-    _lap(stages, cpu_stages, "total", started)
+    _lap(stages, stages_cpu, "total", started)
     result = BuildResult(
         db_path=db_path,
         as_of=build_as_of,
         mode="incremental" if plan is not None and plan.possible else "full",
         full_build_reason=plan.reason if plan is not None and not plan.possible else "",
         stages=stages,
-        cpu_stages=cpu_stages,
         models=listener.model_seconds,
+        stages_cpu=stages_cpu,
+        models_cpu=listener.model_cpu,
+        tests_cpu=listener.tests_cpu,
         row_counts=row_counts,
         file_bytes=db_path.stat().st_size,
     )
@@ -571,6 +576,8 @@ def _write_build_info(
     plan,
     store_state: dict | None,
 ) -> None:
+    from huinong.increment import models_digest
+
     incremental = plan is not None and plan.possible
     con.execute(
         """
@@ -584,7 +591,8 @@ def _write_build_info(
             $row_counts as row_counts,
             $mode as build_mode,
             $incremental_from::date as incremental_from,
-            $store_state as store_state
+            $store_state as store_state,
+            $models_digest as models_digest
         """,
         {
             "as_of": as_of,
@@ -596,5 +604,6 @@ def _write_build_info(
             "mode": "incremental" if incremental else "full",
             "incremental_from": plan.incremental_from if incremental else None,
             "store_state": json.dumps(store_state) if store_state is not None else None,
+            "models_digest": models_digest(),
         },
     )

@@ -3,7 +3,8 @@
     the year filter into the model's inputs and computes (and holds in memory) one year only, and
     the table comes out clustered by as_of without sorting it: the dashboard's as_of filters skip
     the other years by zone maps. Config `sort_by` orders the rows within each year (a year is small
-    enough to sort in memory), so a village's or a household's rows are found by zone maps too.
+    enough to sort in memory), so a village's or a household's rows are found by zone maps too; a
+    model may instead end with its own order by (the year's filter reaches below it).
     Catch-all slices before the first and after the last year make
     sure no row can be lost. Otherwise it behaves like dbt-duckdb's table materialization: build
     into an intermediate relation, then swap it in; contracts are enforced by create_table_as.
@@ -35,8 +36,11 @@
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
     {% if existing_relation is not none and increment_from and not should_full_refresh() %}
-        {#- A monthly increment (macros/incremental.sql): replace the rows it rebuilds. -#}
-        {#- Column references are qualified: the predicate may hold subqueries with the same names. -#}
+        {#- A monthly increment (macros/incremental.sql): replace the rows it rebuilds — the dates
+            from incremental_from on, year by year from its year; then, when households moved,
+            each part of the earlier rows their move changes, by itself (a predicate with constant
+            lists reaches the model's inputs, an "or" of them would not). Column references are
+            qualified: the predicates may hold subqueries with the same names. -#}
         {%- set rebuild_by = config.get('rebuild_by', {}) -%}
         {%- set target_name = target_relation.identifier -%}
         {%- set in_target = {} -%}
@@ -45,17 +49,31 @@
             {%- do in_target.update({argument: target_name ~ '.' ~ column}) -%}
             {%- do in_model.update({argument: 'model_rows.' ~ column}) -%}
         {%- endfor -%}
+        {%- set from_date = "date '" ~ increment_from ~ "'" -%}
+        {%- set target_parts = rebuilt_earlier_parts(target_name ~ '.' ~ cluster_by, **in_target) -%}
+        {%- set model_parts = rebuilt_earlier_parts('model_rows.' ~ cluster_by, **in_model) -%}
         {% call statement('main') -%}
             delete from {{ target_relation }}
-            where {{ rebuilt_predicate(target_name ~ '.' ~ cluster_by, **in_target) }}
+            where {{ target_name }}.{{ cluster_by }} >= {{ from_date }}
+            {%- for part in target_parts %}
+                or ({{ target_name }}.{{ cluster_by }} < {{ from_date }} and {{ part }})
+            {%- endfor %}
         {%- endcall %}
-        {%- set rebuilt_rows = rebuilt_predicate('model_rows.' ~ cluster_by, **in_model) -%}
-        {%- set from_year = none if var('incremental_townships') else increment_from[:4] | int -%}
-        {% for slice in year_slices('model_rows.' ~ cluster_by, from_year) %}
+        {% for slice in year_slices('model_rows.' ~ cluster_by, increment_from[:4] | int) %}
             {% call statement('increment_' ~ loop.index) -%}
                 insert into {{ target_relation }} by name
                 select * from ({{ compiled_code }}) as model_rows
-                where {{ slice }} and {{ rebuilt_rows }}{{ order_clause }}
+                where {{ slice }} and model_rows.{{ cluster_by }} >= {{ from_date }}{{ order_clause }}
+            {%- endcall %}
+        {% endfor %}
+        {% for part in model_parts %}
+            {% call statement('earlier_' ~ loop.index) -%}
+                insert into {{ target_relation }} by name
+                select * from ({{ compiled_code }}) as model_rows
+                where model_rows.{{ cluster_by }} < {{ from_date }} and {{ part }}
+                {%- for previous in model_parts[:loop.index0] %}
+                    and not coalesce({{ previous }}, false)
+                {%- endfor %}{{ order_clause }}
             {%- endcall %}
         {% endfor %}
         {{ run_hooks(post_hooks, inside_transaction=True) }}

@@ -16,10 +16,13 @@
     {{ return(var('incremental_from') and is_incremental()) }}
 {%- endmacro %}
 
-{#- Filter for the inputs of a per-key model: only the touched keys in an increment. -#}
-{% macro touched(key, touched_table) -%}
+{#- Filter for the inputs of a per-key model: only the touched keys in an increment (touched_key:
+    the touched table's column, when it is named otherwise). -#}
+{% macro touched(key, touched_table, touched_key=none) -%}
     {%- if is_monthly_increment() -%}
-        {{ key }} in (select touched.{{ key }} from {{ source('intake', touched_table) }} as touched)
+        {{ key }} in (
+            select touched.{{ touched_key or key }} from {{ source('intake', touched_table) }} as touched
+        )
     {%- else -%}
         true
     {%- endif -%}
@@ -48,38 +51,80 @@
 
 {% macro rebuilt_predicate(as_of_column, township=none, village=none, borrower=none, household=none, stop_village=none) -%}
     ({{ as_of_column }} >= date '{{ var('incremental_from') }}'
-    {%- if var('incremental_townships') %}
-        {%- if township %}
-        or {{ township }} in (
-            select touched.township_code from {{ source('intake', 'touched_townships') }} as touched
-        )
-        {%- endif %}
-        {%- if village %}
-        or {{ village }} in (
-            select touched.village_code from {{ source('intake', 'touched_villages') }} as touched
-        )
-        {%- endif %}
-        {%- for column in [borrower, household] if column %}
-        or {{ column }} in (
-            select moved.household_id from {{ source('intake', 'moved_households') }} as moved
-        )
+    {%- for part in rebuilt_earlier_parts(as_of_column, township, village, borrower, household, stop_village) %}
+        or {{ part }}
+    {%- endfor -%})
+{%- endmacro %}
+
+{#- The rows a move of households makes rebuild on every date (see rebuilt), one predicate each:
+    with constant lists, not subqueries, so that DuckDB filters the model's inputs by them. -#}
+{% macro rebuilt_earlier_parts(as_of_column, township=none, village=none, borrower=none, household=none, stop_village=none) -%}
+    {%- set parts = [] -%}
+    {%- if var('incremental_townships') -%}
+        {%- if township -%}
+            {%- do parts.append(township ~ ' in ' ~ touched_values(
+                'select township_code from ' ~ source('intake', 'touched_townships'))) -%}
+        {%- endif -%}
+        {%- if village -%}
+            {%- do parts.append(village ~ ' in ' ~ touched_values(
+                'select village_code from ' ~ source('intake', 'touched_villages'))) -%}
+        {%- endif -%}
+        {%- for column in [borrower, household] if column -%}
+            {%- do parts.append(column ~ ' in ' ~ touched_values(
+                'select household_id from ' ~ source('intake', 'moved_households'))) -%}
+        {%- endfor -%}
+        {%- if stop_village -%}
+            {#- The (village, date) pairs whose credit stop (or its reason) the move changed: the
+                dates and the villages first, which reach the inputs, then the pairs. -#}
+            {%- set changed = 'select new_stops.village_code, new_stops.as_of from '
+                ~ ref('int_credit_stops') ~ ' as new_stops inner join '
+                ~ source('intake', 'previous_credit_stops') ~ ' as old_stops'
+                ~ ' on new_stops.village_code = old_stops.village_code and new_stops.as_of = old_stops.as_of'
+                ~ ' where new_stops.credit_stopped <> old_stops.credit_stopped'
+                ~ ' or new_stops.stop_reason is distinct from old_stops.stop_reason' -%}
+            {%- do parts.append(
+                '(' ~ as_of_column ~ ' in ' ~ touched_values('select distinct cast(as_of as varchar) from (' ~ changed ~ ')', 'date')
+                ~ ' and ' ~ stop_village ~ ' in ' ~ touched_values('select distinct village_code from (' ~ changed ~ ')')
+                ~ ' and ' ~ stop_village ~ " || '|' || cast(" ~ as_of_column ~ ' as varchar) in '
+                ~ touched_values("select village_code || '|' || cast(as_of as varchar) from (" ~ changed ~ ')') ~ ')'
+            ) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(parts) }}
+{%- endmacro %}
+
+{#- The values a query returns (a monthly build's touched keys), as an SQL list literal: ('a', 'b'),
+    or (null) when there are none, so that `x in` it is never true. -#}
+{% macro touched_values(query, type='varchar') -%}
+    {%- set values = run_query(query).columns[0].values() if execute else [] -%}
+    {%- if values | length == 0 -%}
+        (null)
+    {%- else -%}
+        ({%- for value in values -%}
+            {{ 'date ' if type == 'date' else '' }}'{{ value | string | replace("'", "''") }}'
+            {%- if not loop.last %}, {% endif -%}
+        {%- endfor -%})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The rows of a big relation that a per-date model rebuilds from (see rebuilt), as a select: the
+    dates from incremental_from on, then the earlier rows a move changes, each part by itself, so
+    that DuckDB filters the relation's scan by each (an "or" of them reads every row). -#}
+{% macro select_rebuilt(relation, as_of_column, township=none, village=none, borrower=none, household=none) -%}
+    select * from {{ relation }}
+    {%- if is_monthly_increment() %}
+    where {{ as_of_column }} >= date '{{ var('incremental_from') }}'
+        {%- set parts = rebuilt_earlier_parts(as_of_column, township, village, borrower, household) %}
+        {%- for part in parts %}
+    union all
+    select * from {{ relation }}
+    where
+        {{ as_of_column }} < date '{{ var('incremental_from') }}' and {{ part }}
+            {%- for previous in parts[:loop.index0] %}
+        and not coalesce({{ previous }}, false)
+            {%- endfor %}
         {%- endfor %}
-        {%- if stop_village %}
-        or exists (
-            select 1
-            from {{ ref('int_credit_stops') }} as new_stops
-            inner join {{ source('intake', 'previous_credit_stops') }} as old_stops
-                on new_stops.village_code = old_stops.village_code and new_stops.as_of = old_stops.as_of
-            where
-                (
-                    new_stops.credit_stopped <> old_stops.credit_stopped
-                    or new_stops.stop_reason is distinct from old_stops.stop_reason
-                )
-                and new_stops.village_code = {{ stop_village }}
-                and new_stops.as_of = {{ as_of_column }}
-        )
-        {%- endif %}
-    {%- endif -%})
+    {%- endif %}
 {%- endmacro %}
 
 {#- pre_hook of a per-date model: remove the rows it rebuilds (including the previous build's
@@ -88,6 +133,33 @@
     {%- if is_monthly_increment() -%}
         delete from {{ this }}
         where {{ rebuilt_predicate(as_of_column, township, village, borrower, household) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The loans whose compliance checks (loan_compliance) a monthly build judges again: the loans it
+    touched, every loan of the households it touched (their ratings and villages may have changed),
+    the loans disbursed from incremental_from on, and — when households moved — every loan of the
+    townships whose breakers it rebuilt (R-X3 reads their credit stops). -#}
+{% macro rejudged_loans(loan_id, borrower_id, disbursed_on, township_code) -%}
+    {%- if is_monthly_increment() -%}
+        ({{ loan_id }} in (select touched.loan_id from {{ source('intake', 'touched_loans') }} as touched)
+        or {{ borrower_id }} in (
+            select touched.household_id from {{ source('intake', 'touched_households') }} as touched
+        )
+        or {{ disbursed_on }} >= date '{{ var('incremental_from') }}'
+        {%- for part in rebuilt_earlier_parts(disbursed_on, township=township_code) %}
+        or {{ part }}
+        {%- endfor -%})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- pre_hook of loan_compliance: remove the loans it judges again. -#}
+{% macro delete_rejudged_loans() -%}
+    {%- if is_monthly_increment() -%}
+        delete from {{ this }}
+        where {{ rejudged_loans('loan_id', 'borrower_id', 'disbursed_on', 'township_code') }}
     {%- endif -%}
 {%- endmacro %}
 

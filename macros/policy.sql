@@ -5,6 +5,14 @@
     case {%- for band in var('grades') %} when {{ score }} >= {{ band['min_score'] }} then '{{ band['grade'] }}'{% endfor %} else '{{ var('no_credit_grade') }}' end
 {%- endmacro %}
 
+{#- R-C1: every grade of the profile, 无信用 included, as an SQL list literal (for tests). -#}
+{% macro grade_names() -%}
+    {%- set names = [] -%}
+    {%- for band in var('grades') %}{% do names.append(band['grade']) %}{% endfor -%}
+    {%- do names.append(var('no_credit_grade')) -%}
+    {{ sql_list(names) }}
+{%- endmacro %}
+
 {#- R-C1: credit limit (元) of a grade. -#}
 {% macro credit_limit_of(grade) -%}
     cast(case {{ grade }} {%- for band in var('grades') %} when '{{ band['grade'] }}' then {{ band['credit_limit'] }}{% endfor %} else 0 end as decimal(18, 2))

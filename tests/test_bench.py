@@ -19,6 +19,13 @@ def test_bench_reports_every_field_at_a_tiny_size(tmp_path):
     assert {"intake", "dbt", "tests", "publish", "total"} <= set(build["stages_seconds"])
     assert "household_scores" in build["models_seconds"]
     assert build["peak_rss_gib"] > 0 and build["file_bytes"] > 0
+    # CPU seconds of the build's process tree beside its wall time, with the machine's load.
+    assert build["cpu_seconds"] > 0 and build["load_start"] >= 0 and build["load_end"] >= 0
+    assert build["stages_cpu_seconds"]["dbt"] > 0
+    assert build["models_cpu_seconds"]["household_scores"] > 0
+    # A single-process build cannot use more CPU than its wall time on every core.
+    assert build["cpu_seconds"] <= build["seconds"] * saved["machine"]["cpus"] + 1
+    assert len(saved["load_average_start"]) == 3 and len(saved["load_average_end"]) == 3
     assert set(build["row_counts"]) == {
         "household_scores", "loan_status", "village_breaker", "township_breaker", "kpi_monthly",
     }  # fmt: skip
@@ -26,9 +33,10 @@ def test_bench_reports_every_field_at_a_tiny_size(tmp_path):
     monthly = result["incremental_build"]
     assert monthly["mode"] in ("incremental", "full")
     assert monthly["seconds"] > 0 and monthly["share_of_full_build"] > 0
+    assert monthly["cpu_seconds"] > 0 and monthly["cpu_share_of_full_build"] > 0
     assert {"intake", "dbt"} <= set(monthly["stages_seconds"])
     queries = result["queries"]
     assert len(queries) >= 20
     assert all(q["cold_ms"] >= 0 and q["warm_p95_ms"] >= q["warm_p50_ms"] for q in queries)
     assert result["queries_summary"]["count"] == len(queries)
-    assert any("households" in line and "build s" in line for line in lines)
+    assert any("households" in line and "build s wall/cpu" in line for line in lines)

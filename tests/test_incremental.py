@@ -154,3 +154,24 @@ def test_a_warehouse_holding_its_homes_as_a_table_gets_a_full_build(months, tmp_
     assert result.mode == "full"
     assert result.full_build_reason == "已发布的数据仓库由旧版本程序构建"
     assert any("需要全量构建：已发布的数据仓库由旧版本程序构建" in line for line in messages)
+
+
+def test_a_warehouse_built_by_other_models_gets_a_full_build(months, tmp_path):
+    """A monthly build appends to the published warehouse's tables, so only to tables the same
+    models wrote: build_info records a digest of the dbt project, and another digest (a warehouse
+    built before the models changed) gets a full build that says why."""
+    root, _ = months
+    store = tmp_path / "store"
+    accept_delivery(store, root / "history", source_label="历史数据")
+    published = tmp_path / "warehouse.duckdb"
+    build(raw_dir=store, db_path=published)
+    con = duckdb.connect(str(published))
+    assert len(con.execute("select models_digest from build_info").fetchone()[0]) == 64
+    con.execute("update build_info set models_digest = 'an earlier version'")
+    con.close()
+    accept_delivery(store, root / "last_month", source_label="当月报送")
+    messages: list[str] = []
+    result = build(raw_dir=store, db_path=published, progress=messages.append)
+    assert result.mode == "full"
+    assert result.full_build_reason == "已发布的数据仓库由其他版本的模型构建"
+    assert any("需要全量构建：已发布的数据仓库由其他版本的模型构建" in line for line in messages)

@@ -3,19 +3,13 @@
 -- (R-S7), D6's three-year window (R-C3) and the vetoes V3 — are added in
 -- int_household_scores_evaluated. Deductions are stored as negative points.
 -- An empty (unknown) boolean or amount earns and costs nothing (DATA_CONTRACT).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_touched('household_id', 'touched_households') }}",
-) }}
-
--- depends_on: {{ source('intake', 'touched_households') }}
+-- A view: the household timeline reads it once (in a monthly build, the touched households only).
+{{ config(materialized='view') }}
 
 with
 
 collections as (
     select * from {{ ref('stg_village_teams__households') }}
-    where {{ touched('household_id', 'touched_households') }}
 ),
 
 facts as (

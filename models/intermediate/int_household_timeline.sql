@@ -6,6 +6,8 @@
 -- A period starts at a collection or at a change of one of its loans (int_loan_changes); periods
 -- before the first collection have no collection (unrated, R-S1). The score on any day D is read
 -- from the period containing D (int_household_scores_evaluated).
+-- One pass in day order per household adds up its loans' changes and follows its collections:
+-- no join by date range.
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -23,129 +25,122 @@ collections as (
 
 loan_changes as (
     select * from {{ ref('int_loan_changes') }}
-    where {{ touched('household_id', 'touched_households') }}
+    where is_household_loan and {{ touched('borrower_id', 'touched_households', 'household_id') }}
 ),
 
 households as (
     select * from {{ ref('int_households_homed') }}
 ),
 
-household_changes as (
+-- Every day on which something changes for a household: its loans' changes, its collections.
+household_days as (
     select
         household_id,
-        changed_on,
-        sum(outstanding_change) as outstanding_change,
-        sum(loans_on_book_change) as loans_on_book_change,
-        sum(overdue_loans_change) as overdue_loans_change,
-        sum(overdue_events) as overdue_events,
-        sum(npl_events) as npl_events
-    from loan_changes
-    group by household_id, changed_on
+        day_on,
+        -- Narrow types: the window below runs over every day of every household.
+        cast(sum(outstanding_change) as decimal(18, 2)) as outstanding_change,
+        cast(sum(loans_on_book_change) as integer) as loans_on_book_change,
+        cast(sum(overdue_loans_change) as integer) as overdue_loans_change,
+        cast(sum(overdue_events) as integer) as overdue_events,
+        cast(sum(npl_events) as integer) as npl_events,
+        -- The collection made that day, if any.
+        max(collected_here) as collected_here
+    from (
+        select
+            borrower_id as household_id,
+            changed_on as day_on,
+            outstanding_change,
+            loans_on_book_change,
+            overdue_loans_change,
+            overdue_events,
+            npl_events,
+            cast(null as date) as collected_here
+        from loan_changes
+        union all
+        select
+            household_id,
+            collected_on as day_on,
+            0 as outstanding_change,
+            0 as loans_on_book_change,
+            0 as overdue_loans_change,
+            0 as overdue_events,
+            0 as npl_events,
+            collected_on as collected_here
+        from collections
+    ) as changes_and_collections
+    group by household_id, day_on
 ),
 
--- The household's loans added up, from each change on; events counted from the first loan on:
+-- The household's loans added up, from each day on; events counted from the first loan on:
 -- overdue_events_to_date(D) = instalments due before D not covered by the end of their due date,
 -- npl_events_to_date(D) = loans with a first NPL date on or before D.
-book_states as (
+periods as (
     select
         household_id,
-        changed_on,
-        sum(outstanding_change) over household_history as outstanding_principal,
-        sum(loans_on_book_change) over household_history as loans_on_book,
-        sum(overdue_loans_change) over household_history as overdue_loans,
-        sum(overdue_events) over household_history as overdue_events_to_date,
-        sum(npl_events) over household_history as npl_events_to_date
-    from household_changes
-    window household_history as (
-        partition by household_id order by changed_on rows unbounded preceding
-    )
+        day_on as valid_from,
+        coalesce(lead(day_on) over household_days_in_order, date '9999-12-31') as valid_until,
+        cast(sum(outstanding_change) over household_history as decimal(18, 2)) as outstanding_principal,
+        cast(sum(loans_on_book_change) over household_history as integer) as loans_on_book,
+        sum(overdue_loans_change) over household_history > 0 as has_overdue_loan,
+        cast(sum(overdue_events) over household_history as integer) as overdue_events_to_date,
+        cast(sum(npl_events) over household_history as integer) as npl_events_to_date,
+        -- R-S1: the collection in force is the latest on or before the day (collections only move
+        -- forward in time, so it is the greatest so far).
+        max(collected_here) over household_history as collected_on,
+        collected_here is not null as is_collection_day,
+        -- The overdue events that start counting the day after (an instalment due that day).
+        case
+            when lead(day_on) over household_days_in_order = day_on + 1
+                then lead(overdue_events) over household_days_in_order
+            else 0
+        end as overdue_events_next_day
+    from household_days
+    window
+        household_days_in_order as (partition by household_id order by day_on),
+        household_history as (
+            partition by household_id order by day_on rows unbounded preceding
+        )
 ),
 
 -- R-S7 counts loan-book events strictly after collected_on: overdue events with due_on > collected_on
 -- (those counted from collected_on + 2 on), NPL events dated after collected_on. What had happened by
--- then is subtracted.
+-- then is subtracted: the counts on the collection's day (and the next day's overdue events).
 collections_with_baseline as (
     select
-        with_npl_baseline.*,
-        coalesce(overdue_baseline.overdue_events_to_date, 0) as overdue_events_before
-    from (
-        select
-            collections.*,
-            coalesce(npl_baseline.npl_events_to_date, 0) as npl_events_before
-        from collections
-        asof left join book_states as npl_baseline
-            on
-                collections.household_id = npl_baseline.household_id
-                and collections.collected_on >= npl_baseline.changed_on
-    ) as with_npl_baseline
-    asof left join book_states as overdue_baseline
-        on
-            with_npl_baseline.household_id = overdue_baseline.household_id
-            and with_npl_baseline.collected_on + 1 >= overdue_baseline.changed_on
-),
-
-period_starts as (
-    select
-        household_id,
-        collected_on as valid_from
+        collections.*,
+        periods.npl_events_to_date as npl_events_before,
+        periods.overdue_events_to_date + periods.overdue_events_next_day as overdue_events_before
     from collections
-    union
-    select
-        household_id,
-        changed_on as valid_from
-    from book_states
-),
-
-periods as (
-    select
-        household_id,
-        valid_from,
-        coalesce(
-            lead(valid_from) over (partition by household_id order by valid_from),
-            date '9999-12-31'
-        ) as valid_until
-    from period_starts
-),
-
-with_book as (
-    select
-        periods.*,
-        coalesce(book_states.outstanding_principal, 0) as outstanding_principal,
-        coalesce(book_states.loans_on_book, 0) as loans_on_book,
-        coalesce(book_states.overdue_loans, 0) > 0 as has_overdue_loan,
-        coalesce(book_states.overdue_events_to_date, 0) as overdue_events_to_date,
-        coalesce(book_states.npl_events_to_date, 0) as npl_events_to_date
-    from periods
-    asof left join book_states
+    inner join periods
         on
-            periods.household_id = book_states.household_id
-            and periods.valid_from >= book_states.changed_on
+            collections.household_id = periods.household_id
+            and collections.collected_on = periods.valid_from
 ),
 
 periods_with_collection as (
     select
-        with_book.household_id,
+        periods.household_id,
         -- R-B1: the home village, the same for every period.
         households.village_code,
         households.township_code,
-        with_book.valid_from,
-        with_book.valid_until,
-        with_book.outstanding_principal,
-        with_book.loans_on_book,
-        with_book.has_overdue_loan,
+        periods.valid_from,
+        periods.valid_until,
+        periods.outstanding_principal,
+        periods.loans_on_book,
+        periods.has_overdue_loan,
         -- Never negative: on collected_on itself an instalment due that day is not yet counted.
         greatest(
-            with_book.overdue_events_to_date - coalesce(collections.overdue_events_before, 0), 0
+            periods.overdue_events_to_date - coalesce(collections.overdue_events_before, 0), 0
         ) as book_overdue_events,
-        with_book.npl_events_to_date - coalesce(collections.npl_events_before, 0)
+        periods.npl_events_to_date - coalesce(collections.npl_events_before, 0)
             as book_npl_events,
         collections.* exclude (household_id, valid_until, overdue_events_before, npl_events_before)  -- noqa: RF02
-    from with_book
-    inner join households on with_book.household_id = households.household_id
-    asof left join collections_with_baseline as collections
+    from periods
+    inner join households on periods.household_id = households.household_id
+    left join collections_with_baseline as collections
         on
-            with_book.household_id = collections.household_id
-            and with_book.valid_from >= collections.collected_on
+            periods.household_id = collections.household_id
+            and periods.collected_on = collections.collected_on
 ),
 
 -- What stays the same through a period is scored here once, not on every day of it.

@@ -1,10 +1,12 @@
--- Every day on which something a household's score depends on changes for one household loan,
--- with the loan's state from that day on and the change against its previous state:
--- its outstanding principal on the book (R-L1, R-C2), whether it is overdue (R-L3, veto V3), and
--- the loan-book events that fall on that day (R-S7: an instalment not covered by the end of its
--- due date counts from the next day, a first NPL date from that day).
--- Between two of these days nothing changes, so the household timeline adds these up instead of
--- evaluating every loan on every day.
+-- Every day on which a loan's state changes, with its state from that day until the next change
+-- (valid_until): the principal repaid (R-L1: outstanding = amount - principal repaid), the due date
+-- of its oldest instalment not covered (R-L2, R-L3), its outstanding principal on the book (R-L1,
+-- R-C2), whether it is overdue (R-L3, veto V3), and the loan-book events that fall on that day
+-- (R-S7: an instalment not covered by the end of its due date counts from the next day, a first
+-- NPL date from that day), with the change against its previous state.
+-- Between two of these days nothing changes, so the loan's snapshot rows (int_loan_days) are this
+-- state read on each snapshot date, and the household timeline adds up the changes of its loans
+-- instead of evaluating every loan on every day. Entity loans have rows too (loan_status).
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -17,19 +19,22 @@ with
 
 loans as (
     select * from {{ ref('int_loans_summarised') }}
-    where is_household_loan and {{ touched('loan_id', 'touched_loans') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 payment_days as (
     select * from {{ ref('int_payment_days') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 segments as (
     select * from {{ ref('int_loan_dpd_segments') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 instalments as (
     select * from {{ ref('int_instalments_covered') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 -- R-S7: an overdue event counts on D when due_on < D, i.e. from due_on + 1.
@@ -114,21 +119,25 @@ with_oldest_due as (
 
 states as (
     select
-        loans.borrower_id as household_id,
         with_oldest_due.loan_id,
+        loans.borrower_id,
+        loans.is_household_loan,
         with_oldest_due.changed_on,
+        -- Amounts as decimal(18, 2) and counts as integer: the household timeline adds them up.
+        cast(with_oldest_due.principal_repaid as decimal(18, 2)) as principal_repaid,
+        with_oldest_due.oldest_uncovered_due_on,
         -- R-L1 (macro on_book): the outstanding principal while the loan is on the book, else 0.
-        case
+        cast(case
             when {{ on_book(
                 'loans.amount - with_oldest_due.principal_repaid', 'loans.written_off_on', 'with_oldest_due.changed_on'
             ) }}
                 then loans.amount - with_oldest_due.principal_repaid
             else 0
-        end as outstanding_on_book,
+        end as decimal(18, 2)) as outstanding_on_book,
         -- R-L3 (macros days_past_due, is_overdue): DPD > 0, on the book or not (R-S6 V3).
         {{ is_overdue(days_past_due('with_oldest_due.oldest_uncovered_due_on', 'with_oldest_due.changed_on')) }}
             as is_overdue,
-        coalesce(overdue_event_days.overdue_events, 0) as overdue_events,
+        cast(coalesce(overdue_event_days.overdue_events, 0) as integer) as overdue_events,
         case when loans.first_npl_on = with_oldest_due.changed_on then 1 else 0 end as npl_events
     from with_oldest_due
     inner join loans on with_oldest_due.loan_id = loans.loan_id
@@ -140,14 +149,18 @@ states as (
 
 final as (
     select
-        household_id,
         loan_id,
+        borrower_id,
+        is_household_loan,
         changed_on,
+        coalesce(lead(changed_on) over loan_history, date '9999-12-31') as valid_until,
+        principal_repaid,
+        oldest_uncovered_due_on,
         outstanding_on_book,
         is_overdue,
         overdue_events,
         npl_events,
-        outstanding_on_book - coalesce(lag(outstanding_on_book) over loan_history, 0)
+        cast(outstanding_on_book - coalesce(lag(outstanding_on_book) over loan_history, 0) as decimal(18, 2))
             as outstanding_change,
         cast(outstanding_on_book > 0 as integer)
         - coalesce(cast(lag(outstanding_on_book) over loan_history > 0 as integer), 0)

@@ -2,19 +2,13 @@
 -- the same. Instalments are grouped by the day they became covered; between the previous group's
 -- covered_on and this group's covered_on, the oldest instalment not covered is this group's
 -- earliest due date. A day D is looked up with the first segment whose covered_on is after D.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_touched('loan_id', 'touched_loans') }}",
-) }}
-
--- depends_on: {{ source('intake', 'touched_loans') }}
+-- A view: int_loan_changes reads it once (in a monthly build, the touched loans only).
+{{ config(materialized='view') }}
 
 with
 
 instalments as (
     select * from {{ ref('int_instalments_covered') }}
-    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 final as (

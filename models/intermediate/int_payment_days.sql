@@ -20,8 +20,8 @@ days as (
     select
         loan_id,
         paid_on,
-        sum(total_paid) as paid,
-        sum(principal_paid) as principal_paid
+        cast(sum(total_paid) as decimal(18, 2)) as paid,
+        cast(sum(principal_paid) as decimal(18, 2)) as principal_paid
     from repayments
     group by loan_id, paid_on
     having sum(total_paid) > 0
@@ -33,8 +33,9 @@ final as (
         paid_on,
         paid,
         principal_paid,
-        sum(paid) over loan_days as cumulative_paid,
-        sum(principal_paid) over loan_days as cumulative_principal_paid
+        -- decimal(18, 2) like the amounts: later joins compare and add them row by row.
+        cast(sum(paid) over loan_days as decimal(18, 2)) as cumulative_paid,
+        cast(sum(principal_paid) over loan_days as decimal(18, 2)) as cumulative_principal_paid
     from days
     window loan_days as (partition by loan_id order by paid_on rows unbounded preceding)
 )

@@ -62,6 +62,8 @@ snapshots as (
 final as (
     select
         snapshots.as_of,
+        -- One snapshot a month: numbered by month from the first (macros/snapshots.sql).
+        cast(datediff('month', min(snapshots.as_of) over (), snapshots.as_of) as integer) as snapshot_index,
         snapshots.as_of = last_day(snapshots.as_of) as is_month_end,
         snapshots.as_of = data_range.build_as_of as is_build_as_of,
         -- R-C2: the breaker reading that applies on a day is the latest month-end on or before it.

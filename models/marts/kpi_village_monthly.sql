@@ -22,18 +22,21 @@ snapshots as (
     select * from {{ ref('int_snapshot_dates') }}
 ),
 
+snapshot_range as (
+    {{ snapshot_range('snapshots') }}
+),
+
 villages as (
     select * from {{ ref('stg_divisions__villages') }}
 ),
 
-scores as (
-    select * from {{ ref('household_scores') }}
-    where {{ rebuilt('as_of', township='township_code') }}
+-- Read twice (credit, poor_interest): scanned twice rather than held in memory.
+scores as not materialized (
+    {{ select_rebuilt(ref('household_scores'), 'as_of', township='township_code') }}
 ),
 
 loans as (
-    select * from {{ ref('loan_status') }}
-    where {{ rebuilt('as_of', township='township_code') }}
+    {{ select_rebuilt(ref('loan_status'), 'as_of', township='township_code') }}
 ),
 
 loan_book as (
@@ -59,6 +62,46 @@ township_readings as (
 titles as (
     select * from {{ ref('int_titles_to_date') }}
     where scope_level = 'village'
+),
+
+-- R-M1: registered-poor households' loans are fully subsidised: the interest they paid in the
+-- month of as_of is the subsidy. Interest paid by each household in each snapshot's month (month to
+-- date for a provisional as_of), by month index (macros/snapshots.sql): no join by date range.
+household_interest as (
+    select
+        loan_book.borrower_id as household_id,
+        {{ snapshot_index_of('repayments.paid_on') }} as snapshot_index,
+        sum(repayments.interest_paid) as interest_paid
+    from repayments
+    inner join loan_book on repayments.loan_id = loan_book.loan_id
+    cross join snapshot_range
+    where loan_book.is_household_loan and repayments.paid_on <= snapshot_range.last_as_of
+    group by all
+),
+
+household_interest_dated as (
+    select
+        household_interest.household_id,
+        snapshots.as_of,
+        household_interest.interest_paid
+    from household_interest
+    inner join snapshots on household_interest.snapshot_index = snapshots.snapshot_index
+),
+
+-- The subsidy of the registered-poor households rated that day (their home village is their loans'
+-- village, R-B1).
+poor_interest as (
+    select
+        scores.village_code,
+        scores.as_of,
+        sum(household_interest_dated.interest_paid) as poor_interest_subsidy_in_month
+    from scores
+    inner join household_interest_dated
+        on
+            scores.household_id = household_interest_dated.household_id
+            and scores.as_of = household_interest_dated.as_of
+    where scores.registered_poor
+    group by scores.village_code, scores.as_of
 ),
 
 credit as (
@@ -104,7 +147,7 @@ book as (
     group by village_code, as_of
 ),
 
--- Loans disbursed in the month of as_of (month to date for a provisional as_of).
+-- Loans disbursed in the month of as_of (month to date for a provisional as_of), by month index.
 disbursements as (
     select
         loan_book.village_code,
@@ -112,10 +155,10 @@ disbursements as (
         count(*) as loans_disbursed_in_month,
         sum(loan_book.amount) as amount_disbursed_in_month
     from loan_book
+    cross join snapshot_range
     inner join snapshots
-        on
-            loan_book.disbursed_on <= snapshots.as_of
-            and loan_book.disbursed_on >= date_trunc('month', snapshots.as_of)
+        on {{ snapshot_index_of('loan_book.disbursed_on') }} = snapshots.snapshot_index
+    where loan_book.disbursed_on <= snapshot_range.last_as_of
     group by loan_book.village_code, snapshots.as_of
 ),
 
@@ -134,44 +177,34 @@ write_offs as (
     where loan_book.written_off_on is not null
 ),
 
-losses as (
+-- Cumulative: every write-off up to as_of, added up month by month over the whole grid (before the
+-- rows a monthly build rebuilds are picked).
+losses_by_month as (
     select
         write_offs.village_code,
-        snapshots.as_of,
+        {{ first_snapshot_on_or_after('write_offs.written_off_on') }} as snapshot_index,
         count(*) as loans_written_off,
         sum(write_offs.loss) as written_off_principal
     from write_offs
-    inner join snapshots on write_offs.written_off_on <= snapshots.as_of
-    group by write_offs.village_code, snapshots.as_of
+    cross join snapshot_range
+    group by all
 ),
 
--- R-M1: registered-poor households' loans are fully subsidised: the interest they paid in the
--- month of as_of is the subsidy.
-poor_borrowers as (
-    select distinct
-        household_id,
-        as_of
-    from scores
-    where registered_poor
-),
-
-poor_interest as (
+losses as (
     select
-        loan_book.village_code,
+        villages.village_code,
         snapshots.as_of,
-        sum(repayments.interest_paid) as poor_interest_subsidy_in_month
-    from repayments
-    inner join loan_book on repayments.loan_id = loan_book.loan_id
-    inner join snapshots
+        sum(coalesce(losses_by_month.loans_written_off, 0)) over village_months as loans_written_off,
+        sum(coalesce(losses_by_month.written_off_principal, 0)) over village_months as written_off_principal
+    from villages
+    cross join snapshots
+    left join losses_by_month
         on
-            repayments.paid_on <= snapshots.as_of
-            and repayments.paid_on >= date_trunc('month', snapshots.as_of)
-    inner join poor_borrowers
-        on
-            loan_book.borrower_id = poor_borrowers.household_id
-            and snapshots.as_of = poor_borrowers.as_of
-    where loan_book.is_household_loan
-    group by loan_book.village_code, snapshots.as_of
+            villages.village_code = losses_by_month.village_code
+            and snapshots.snapshot_index = losses_by_month.snapshot_index
+    window village_months as (
+        partition by villages.village_code order by snapshots.snapshot_index rows unbounded preceding
+    )
 ),
 
 -- R-M2: entities get 3% a year on outstanding principal, actual/360, day by day in the month: the

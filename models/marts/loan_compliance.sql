@@ -5,10 +5,23 @@
 -- counts as 无信用 with limit 0) and its outstanding principal on the book that day, the new loan
 -- included (the household timeline's period containing the day: a disbursement starts one).
 -- R-X3 reads the credit stop (int_credit_stops, R-B3) at the month-end before the disbursement month.
+-- A monthly build judges again only the loans its delivery can have changed (macros/incremental.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_rejudged_loans() }}",
+) }}
+
+-- depends_on: {{ source('intake', 'touched_loans') }}
+-- depends_on: {{ source('intake', 'touched_households') }}
+-- depends_on: {{ source('intake', 'touched_townships') }}
+
 with
 
 loans as (
     select * from {{ ref('int_loans_summarised') }}
+    where {{ rejudged_loans('loan_id', 'borrower_id', 'disbursed_on', 'township_code') }}
 ),
 
 snapshots as (

@@ -1,25 +1,28 @@
 -- Contract mart: every loan on the book (R-L1) at every snapshot date, households' and entities', with
 -- its DPD, overdue and NPL state (R-L3) as int_loan_days computes them, and the five-tier class.
--- Written year by year (materialization clustered_table) so it is clustered by as_of without a sort.
+-- Written in one statement ordered by as_of and village (the dashboard's filters skip the rest by
+-- zone maps); a monthly build appends the dates it rebuilds, in the same order.
 {{ config(
-    materialized='clustered_table',
-    sort_by=['as_of', 'village_code', 'borrower_id', 'loan_id'],
-    rebuild_by={'borrower': 'borrower_id'},
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_rebuilt('as_of', borrower='borrower_id') }}",
 ) }}
 
 -- depends_on: {{ source('intake', 'moved_households') }}
 
 with
 
-loan_days as not materialized (
+loan_days as (
     select * from {{ ref('int_loan_days') }}
+    where on_book and {{ rebuilt('as_of', borrower='borrower_id') }}
 ),
 
-snapshots as not materialized (
+snapshots as (
     select * from {{ ref('int_snapshot_dates') }}
 ),
 
-final as not materialized (
+final as (
     select
         loan_days.loan_id,
         loan_days.as_of,
@@ -38,7 +41,7 @@ final as not materialized (
         loan_days.is_npl
     from loan_days
     inner join snapshots on loan_days.as_of = snapshots.as_of
-    where loan_days.on_book
 )
 
 select * from final
+order by as_of, village_code, borrower_id, loan_id
