@@ -429,6 +429,15 @@ def _write_url(view: View, page_path: str) -> None:
         st.query_params.from_dict(wanted)
 
 
+def _write_meeting() -> None:
+    """A page without a view (使用说明, 用户管理 …) keeps only 会议模式 in its link."""
+    if st.session_state.get("meeting"):
+        if st.query_params.get("meeting") != "1":
+            st.query_params["meeting"] = "1"
+    elif "meeting" in st.query_params:
+        del st.query_params["meeting"]
+
+
 SEARCH_SHOWN = 10  # households listed in the sidebar for one search
 
 
@@ -518,6 +527,8 @@ def main() -> None:
         view, refusal = _sidebar(token, user)
         st.session_state[VIEW_KEY] = view
         _write_url(view, page.url_path)
+    elif not spec.dashboard:
+        _write_meeting()
     elif spec.dashboard and token is None:
         with st.sidebar:
             st.warning(
