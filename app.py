@@ -103,7 +103,11 @@ def navigation(
             twin = st.Page(spec.path, title=spec.title, url_path="overview", visibility="hidden")
             sections[spec.section].append(twin)
             specs["overview"] = spec
-    position = "hidden" if user is None else "top" if meeting else "sidebar"
+    if user is not None and meeting:
+        # A bar of links at the top, not a menu per section: one click to the next page.
+        pages = [page for section in sections.values() for page in section]
+        return st.navigation(pages, position="top"), specs
+    position = "hidden" if user is None else "sidebar"
     return st.navigation(sections, position=position), specs
 
 

@@ -125,7 +125,7 @@ def page_header(title: str, view: View | None = None) -> None:
     room reads what it is looking at), the 会议模式 switch, and the provisional-date note. A
     page without a view (使用说明, 审计日志 …): the title and the switch."""
     meeting = bool(st.session_state.get("meeting"))
-    title_column, toggle_column = st.columns([5, 1], vertical_alignment="center")
+    title_column, toggle_column = st.columns([3, 1], vertical_alignment="center")
     with toggle_column:
         st.toggle(
             "会议模式",
@@ -258,6 +258,9 @@ def base_css(meeting: bool = False) -> None:
         h2, h3 { font-size: 1.9rem !important; }
         div[data-testid="stMarkdownContainer"] li,
         div[data-testid="stMarkdownContainer"] p { font-size: 1.2rem; }
+        div[data-testid="stMetricValue"] div[data-testid="stMarkdownContainer"] p {
+            font-size: inherit !important;
+        }
         div[data-testid="stMainBlockContainer"] { padding-top: 2rem; }
         </style>
         """
