@@ -200,7 +200,7 @@ def kpi_cards(cards: Sequence[Card], key: str) -> None:
 
 # Each KPI card at least this wide (rem), so that its label and value fit on one line.
 CARD_MIN_REM = 13
-MEETING_CARD_MIN_REM = 18
+MEETING_CARD_MIN_REM = 16
 
 
 def base_css(meeting: bool = False) -> None:
@@ -254,14 +254,17 @@ def base_css(meeting: bool = False) -> None:
         label[data-testid="stMetricLabel"] p { font-size: 1.35rem !important; }
         div[data-testid="stMetricValue"] { font-size: 2.6rem !important; }
         div[data-testid="stMetricDelta"] p { font-size: 1.15rem !important; }
-        h1 { font-size: 2.4rem !important; }
+        h1 { font-size: 2.1rem !important; word-break: keep-all; }
         h2, h3 { font-size: 1.9rem !important; }
         div[data-testid="stMarkdownContainer"] li,
         div[data-testid="stMarkdownContainer"] p { font-size: 1.2rem; }
         div[data-testid="stMetricValue"] div[data-testid="stMarkdownContainer"] p {
             font-size: inherit !important;
         }
-        div[data-testid="stMainBlockContainer"] { padding-top: 2rem; }
+        div[data-testid="stMainBlockContainer"] {
+            padding: 4.5rem 2rem 2rem 2rem !important; max-width: 100% !important;
+        }
+        div[data-testid="stCaptionContainer"] { font-size: 1.05rem; }
         </style>
         """
     st.html(css)
