@@ -381,3 +381,25 @@ def test_the_help_page_answers_which_page_what_each_kpi_means_and_how_to_share(a
         assert f"| {rule}" in text
     assert "月末不良率**超过** 3%" in text  # the warehouse's own line, not a literal
     assert "### 分享链接" in text and "as_of=2024-06" in text
+
+
+# ── every page for every role ─────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("role", ["office", "leader", "township", "village", "bank", "auditor"])
+def test_every_role_opens_each_of_its_pages_and_is_refused_the_others(app_db, accounts_env, role):
+    import app
+
+    user = accounts_env.users[role]
+    at = open_app("help", user=user.username)
+    assert at.title[0].value == "使用说明"  # every role has the manual
+    for spec in app.PAGE_SPECS:
+        at.switch_page(spec.path).run()
+        assert not at.exception, (role, spec.title, [item.value for item in at.exception])
+        if app.may_use(user, spec):
+            assert at.title[0].value == spec.title, (role, spec.title)
+            assert not [item for item in at.error if "无权使用" in item.value]
+        else:
+            assert at.error[0].value.startswith(
+                f"本账号（{user.role_label}）无权使用「{spec.title}」"
+            )
