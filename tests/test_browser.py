@@ -408,9 +408,10 @@ def test_the_page_benchmark_reports_every_page(dashboard_db, tmp_path):
         timeout=600,
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
-    assert "超过 1 秒" in finished.stdout
+    assert "点击超过 1 秒" in finished.stdout and "打开链接超过 2 秒" in finished.stdout
     results = json.loads(out.read_text(encoding="utf-8"))
     assert set(results["pages"]) == set(BENCH_PAGES) == set(PAGES)
     for row in results["pages"].values():
         assert 0 < row["load_median_s"] <= row["load_max_s"]
         assert 0 < row["click_median_s"] <= row["click_max_s"]
+        assert row["load_server_cpu_median_s"] > 0 and row["click_server_cpu_median_s"] > 0
