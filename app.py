@@ -1,29 +1,33 @@
-"""惠农信用看板: sign-in, the router and the shared sidebar (snapshot month and scope). No SQL here.
+"""惠农信用看板: sign-in, the router and the shared sidebar (snapshot month, scope, 找农户). No SQL.
 
 Nothing runs before the sign-in (pages/_signin.py): no page, no query. Then the navigation
 shows the pages the user's role may use (huinong/auth/permissions.csv); a page it may not use,
-reached by its URL, is refused by name.
+reached by its URL, is refused by name. Each page has its own browser title (熔断监测 · 惠农信用看板).
 
 Every view is addressable: the page path plus the query parameters as_of, township, village and
-household (meeting=1 for 会议模式, compare for the month 信用评级 compares with) reproduce it, so
-a link pasted into a chat opens the same view, after the sign-in, for whoever may see it. The
-URL is read when a session starts and rewritten after every run. The area a link, a click or a
-session-state edit asks for is intersected with the user's own (huinong.data.authorize): outside
-it, or unknown, the request is refused by name and nothing of it is shown.
+household (meeting=1 for 会议模式 on every page, compare for the month 信用评级 compares with)
+reproduce it, so a link pasted into a chat opens the same view, after the sign-in, for whoever
+may see it. A link is read once, when a session starts (huinong.links.resolve_link): every
+parameter that cannot be shown as asked (an invalid date, a month without data, an unknown
+code, an unknown parameter) is named in a message above the page, with the nearest snapshot
+offered as a button, and the address bar keeps the link as it was written until the user picks
+another view: nothing is silently replaced. An area or household outside the user's own (from
+a link, a click or a session-state edit) is refused by name, recorded, and nothing of it shown.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import streamlit as st
 
 from huinong import data
 from huinong import format as fmt
 from huinong.auth import AccessDenied, User
+from huinong.links import LinkMessage, resolve_link
 from pages import _signin as signin
-from pages._ui import MISSING_WAREHOUSE, PENDING_KEY, VIEW_KEY, View, base_css
+from pages._ui import APP_TITLE, MISSING_WAREHOUSE, PENDING_KEY, VIEW_KEY, View, base_css
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ PAGE_SPECS = (
     PageSpec(
         "pages/audit.py", "审计日志", ":material/policy:", "audit", "管理", ("read_audit",), False
     ),
+    PageSpec("pages/help.py", "使用说明", ":material/help:", "help", "帮助", (), False),
 )
 
 
@@ -67,11 +72,14 @@ def _signing_in() -> None:
     """The home page while nobody is signed in (the form is drawn by app.py)."""
 
 
-def navigation(user: User | None) -> tuple[st.navigation, dict[str, PageSpec]]:
+def navigation(
+    user: User | None, meeting: bool = False
+) -> tuple[st.navigation, dict[str, PageSpec]]:
     """Every page, so that any link resolves to its page (and keeps its parameters through the
     sign-in); those the user may not use are hidden. The first page the user may use is the
     home page ("/"). Signed out, "/" is a page of its own: the first run after the sign-in then
-    lands on the user's home page (the auditor's is 审计日志), not on the one before."""
+    lands on the user's home page (the auditor's is 审计日志), not on the one before. In 会议模式
+    the menu is a bar at the top (the sidebar is hidden)."""
     allowed = [spec for spec in PAGE_SPECS if may_use(user, spec)]
     home = allowed[0] if allowed else None
     sections: dict[str, list] = {}
@@ -95,25 +103,126 @@ def navigation(user: User | None) -> tuple[st.navigation, dict[str, PageSpec]]:
             twin = st.Page(spec.path, title=spec.title, url_path="overview", visibility="hidden")
             sections[spec.section].append(twin)
             specs["overview"] = spec
-    position = "sidebar" if user is not None else "hidden"
+    if user is not None and meeting:
+        # A bar of links at the top, not a menu per section: one click to the next page.
+        pages = [page for section in sections.values() for page in section]
+        return st.navigation(pages, position="top"), specs
+    position = "hidden" if user is None else "sidebar"
     return st.navigation(sections, position=position), specs
 
 
 URL_KEYS = ("as_of", "township", "village", "household", "meeting", "compare")
+LINK_KEY = "link"  # the link a session opened with, while its messages stand
 
 
-def _load_url_once() -> None:
-    """A new session (a pasted link, a reload) starts from the URL's query parameters."""
+@dataclass(frozen=True)
+class OpenedLink:
+    """A link whose parameters could not all be shown as asked: on its page, while the view is
+    the one it resolved to, the messages stay above the page and the URL stays as written."""
+
+    page: str
+    view: dict
+    messages: tuple[LinkMessage, ...]
+
+
+def _meeting_requested() -> bool:
+    """会议模式 before the link is read (the navigation's position depends on it)."""
     if st.session_state.get("url_loaded"):
+        return bool(st.session_state.get("meeting"))
+    return st.query_params.get("meeting") == "1"
+
+
+def _is_code(text: str, digits: int) -> bool:
+    return len(text) == digits and text.isascii() and text.isdigit()
+
+
+def _load_link(token: data.Warehouse, user: User, page_path: str) -> None:
+    """A new session (a pasted link, a reload) starts from the URL's query parameters, checked
+    by huinong.links.resolve_link against the warehouse and the user's area. An area or
+    household outside the user's own is left to the refusal (_requested_scope: named, recorded,
+    nothing shown) rather than answered with a message."""
+    state = st.session_state
+    if state.get("url_loaded"):
         return
-    st.session_state["url_loaded"] = True
-    params = st.query_params
-    st.session_state["as_of"] = params.get("as_of", "")
-    st.session_state["township"] = params.get("township", "")
-    st.session_state["village"] = params.get("village", "")
-    st.session_state["household"] = params.get("household", "")
-    st.session_state["meeting"] = params.get("meeting", "") == "1"
-    st.session_state["compare"] = params.get("compare", "")
+    state["url_loaded"] = True
+    params = {key: st.query_params.get(key) for key in st.query_params}
+    root = data.authorize(user)
+    snapshots = data.snapshot_dates(token, root)["as_of"].to_list()
+    township_table = data.townships(token, root)
+    village_table = data.villages(token, root)
+    raw = {key: str(params.get(key) or "").strip() for key in ("township", "village", "household")}
+    refused = False
+    try:
+        data.authorize(
+            user,
+            raw["township"] if _is_code(raw["township"], 9) else None,
+            raw["village"] if _is_code(raw["village"], 12) else None,
+        )
+    except AccessDenied:
+        refused = True
+    if raw["household"] and not root.names_households:
+        refused = True
+
+    def household_home(household: str, as_of) -> tuple[str, str] | None:
+        if not root.names_households:
+            return None
+        home = data.household_home(token, as_of, root, household)
+        return (home["township_code"], home["village_code"]) if home else None
+
+    view, messages = resolve_link(
+        params,
+        snapshots,
+        dict(zip(township_table["township_code"], township_table["township_name"], strict=True)),
+        dict(zip(village_table["village_code"], village_table["village_name"], strict=True)),
+        household_home,
+    )
+    if raw["household"] and not view["household"]:
+        refused = True  # not the user's to open (or not rated then): refused by name
+    if refused:
+        view.update(raw)
+        messages = [m for m in messages if m.parameter not in ("township", "village", "household")]
+    for key in URL_KEYS:
+        state[key] = view[key]
+    if messages:
+        state[LINK_KEY] = OpenedLink(page_path, _link_view(view), tuple(messages))
+
+
+def _link_view(values) -> dict:
+    return {key: values.get(key) or "" for key in URL_KEYS if key != "meeting"} | {
+        "meeting": bool(values.get("meeting"))
+    }
+
+
+def _link_messages(page_path: str) -> None:
+    """What the link asked that is not shown as asked, each naming its parameter; a nearer
+    snapshot offered as a button."""
+    opened: OpenedLink | None = st.session_state.get(LINK_KEY)
+    if opened is None or opened.page != page_path:
+        return
+    for position, message in enumerate(opened.messages):
+        st.warning(fmt.markdown_text(message.text), icon=":material/link_off:")
+        if message.suggestion:
+            label = "、".join(
+                fmt.as_of_label(date.fromisoformat(value), _month_end(date.fromisoformat(value)))
+                for value in message.suggestion.values()
+            )
+            st.button(
+                f"改看 {label}（并更新地址栏中的链接）",
+                key=f"link_suggestion_{position}",
+                on_click=_adopt_suggestion,
+                args=(message.suggestion,),
+                icon=":material/event:",
+            )
+
+
+def _month_end(day: date) -> bool:
+    return (day + timedelta(days=1)).day == 1
+
+
+def _adopt_suggestion(suggestion: dict[str, str]) -> None:
+    for key, value in suggestion.items():
+        st.session_state[key] = value
+    st.session_state.pop(LINK_KEY, None)
 
 
 def _apply_pending() -> None:
@@ -210,7 +319,7 @@ def _valid_dates(token: data.Warehouse, root: data.Scope) -> tuple[list[str], di
     if state.get("as_of") not in month_end:
         if state.get("as_of"):
             st.session_state["as_of_notice"] = (
-                f"链接中的月份 {state['as_of']} 没有数据，已显示最新月份。"
+                f"所选日期 {state['as_of']} 没有数据，已显示最新月份。"
             )
         state["as_of"] = dates[0]
     # The month the grade migration compares with: a snapshot before the chosen one.
@@ -275,6 +384,8 @@ def _sidebar(token: data.Warehouse, user: User) -> tuple[View, str | None]:
             f"数据截至 {fmt.date_label(info['as_of'])}；"
             f"构建于 {fmt.timestamp_label(info['built_at'])}"
         )
+        if root.names_households:
+            _search(token, root, date.fromisoformat(state["as_of"]))
     view = View(
         token=token,
         as_of=date.fromisoformat(state["as_of"]),
@@ -288,7 +399,24 @@ def _sidebar(token: data.Warehouse, user: User) -> tuple[View, str | None]:
 
 
 def _write_url(view: View, page_path: str) -> None:
-    """Keep the URL in step with the view, so that copying it shares exactly this view."""
+    """Keep the URL in step with the view, so that copying it shares exactly this view; except
+    while a link's messages stand (the link as written stays until the user picks a view)."""
+    state = st.session_state
+    opened: OpenedLink | None = state.get(LINK_KEY)
+    if opened is not None:
+        now = _link_view(
+            {
+                "as_of": view.as_of.isoformat(),
+                "township": view.scope.township_code,
+                "village": view.scope.village_code,
+                "household": view.household,
+                "compare": state.get("compare"),
+                "meeting": view.meeting,
+            }
+        )
+        if opened.page == page_path and now == opened.view:
+            return
+        state.pop(LINK_KEY)
     wanted = {"as_of": view.as_of.isoformat()}
     if view.scope.township_code:
         wanted["township"] = view.scope.township_code
@@ -296,13 +424,68 @@ def _write_url(view: View, page_path: str) -> None:
         wanted["village"] = view.scope.village_code
     if view.household and page_path == "village":
         wanted["household"] = view.household
-    if view.meeting and page_path in ("", "overview"):
+    if view.meeting:
         wanted["meeting"] = "1"
-    if page_path == "grades" and st.session_state.get("compare"):
-        wanted["compare"] = st.session_state["compare"]
+    if page_path == "grades" and state.get("compare"):
+        wanted["compare"] = state["compare"]
     current = {key: st.query_params.get(key) for key in st.query_params}
     if current != wanted:
         st.query_params.from_dict(wanted)
+
+
+def _write_meeting() -> None:
+    """A page without a view (使用说明, 用户管理 …) keeps only 会议模式 in its link."""
+    if st.session_state.get("meeting"):
+        if st.query_params.get("meeting") != "1":
+            st.query_params["meeting"] = "1"
+    elif "meeting" in st.query_params:
+        del st.query_params["meeting"]
+
+
+SEARCH_SHOWN = 10  # households listed in the sidebar for one search
+
+
+def _search(token: data.Warehouse, root: data.Scope, as_of: date) -> None:
+    """找农户: a household anywhere in the user's area by the head's name, the household id or
+    the ID number (huinong.data.find_households); a result opens the household on 村级钻取."""
+    text = st.text_input(
+        "找农户",
+        key="search_text",
+        placeholder="户主姓名、农户编号或身份证号",
+        help="在本账号可查看的范围内查找（不限于上面选择的乡镇、行政村）；"
+        "身份证号输入完整18位或后4位。按回车查找。",
+    ).strip()
+    if not text:
+        return
+    try:
+        found = data.find_households(token, as_of, root, text)
+    except data.SearchRefused as refused:
+        st.warning(fmt.markdown_text(str(refused)), icon=":material/search_off:")
+        return
+    if found.is_empty():
+        st.caption(f"没有找到“{fmt.markdown_text(text)}”。")
+        return
+    total = int(found["total_matches"][0])
+    shown = found.head(SEARCH_SHOWN)
+    note = f"找到 {total:,} 户" + (f"，显示前 {shown.height} 户" if total > shown.height else "")
+    st.caption(note + "（点击查看）：")
+    for row in shown.iter_rows(named=True):
+        label = (
+            f"{row['head_name'] or '—'}（{row['household_id']}）"
+            f" {row['township_name']} {row['village_name']} · {row['grade']}"
+        )
+        if st.button(
+            fmt.markdown_text(label),
+            key=f"found_{row['household_id']}",
+            type="tertiary",
+            help=f"按{row['matched_by']}找到；身份证号 {row['head_id_number'] or '—'}",
+        ):
+            st.session_state[PENDING_KEY] = {
+                "township": row["township_code"],
+                "village": row["village_code"],
+                "household": row["household_id"],
+            }
+            st.switch_page("pages/village.py")
 
 
 def _area_label(token: data.Warehouse | None, user: User) -> str:
@@ -317,33 +500,39 @@ def _area_label(token: data.Warehouse | None, user: User) -> str:
 def main() -> None:
     """One run: sign-in, navigation, the sidebar's view, then the page (or its refusal)."""
     st.set_page_config(
-        page_title="惠农信用看板",
+        page_title=APP_TITLE,
         page_icon=":material/agriculture:",
         layout="wide",
         initial_sidebar_state="expanded",
     )
-    base_css()
     session, notice = signin.current_session()
     if session is None or session.must_change_password:
         # Every page known (hidden), so that a link keeps its path and parameters through the
         # sign-in; nothing but the form is drawn, and the run stops there.
+        st.set_page_config(page_title=f"登录 · {APP_TITLE}")
+        base_css()
         navigation(None)
         signin.ask_to_sign_in(session, notice)
     if notice:
         st.toast(notice, icon=":material/check_circle:")
     user = session.user
     st.session_state[signin.USER_KEY] = user
-    page, specs = navigation(user)
+    page, specs = navigation(user, _meeting_requested())
     spec = specs.get(page.url_path, PAGE_SPECS[0])
-    _load_url_once()
-    _apply_pending()
+    st.set_page_config(page_title=f"{spec.title} · {APP_TITLE}")
     token = data.current_warehouse()
+    if token is not None and user.scope_level != "none":
+        _load_link(token, user, page.url_path)
+    _apply_pending()
+    base_css(bool(st.session_state.get("meeting")) and may_use(user, spec))
     st.session_state[VIEW_KEY] = None
     view = refusal = None
     if may_use(user, spec) and spec.dashboard and token is not None:
         view, refusal = _sidebar(token, user)
         st.session_state[VIEW_KEY] = view
         _write_url(view, page.url_path)
+    elif not spec.dashboard:
+        _write_meeting()
     elif spec.dashboard and token is None:
         with st.sidebar:
             st.warning(
@@ -367,6 +556,8 @@ def main() -> None:
             st.error(fmt.markdown_text(refusal), icon=":material/block:")
             st.caption("已回到本账号可查看的范围，请从左侧重新选择。")
         else:
+            if view is not None:
+                _link_messages(page.url_path)
             page.run()
 
 

@@ -7,6 +7,7 @@ as Decimal and are shown in 万元; rates arrive as fractions and are shown in %
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 
@@ -14,6 +15,8 @@ import plotly.graph_objects as go
 import polars as pl
 
 from huinong.format import (
+    ADD_COLOUR,
+    DEDUCT_COLOUR,
     GRADE_COLOURS,
     GRADES,
     ITEM_NAMES,
@@ -25,24 +28,57 @@ from huinong.format import (
 )
 
 FONT = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, sans-serif"
-LINE_COLOUR = "#d62728"
-WATCH_COLOUR = "#ff8c00"
+# The policy lines in the status colours they stand for (dashed: the breaker, dotted: 预警).
+LINE_COLOUR = STATUS_COLOURS["熔断"]
+WATCH_COLOUR = STATUS_COLOURS["预警"]
+TEXT_COLOUR = "#1f2933"  # the page's text colour: ticks and legends read from the back of a room
+# Most villages drawn as bars in one chart: beyond that a bar's name is too small to read.
+TOP_VILLAGES = 25
+# Meeting mode (会议模式): a projector in a room; every figure at most one screen high.
+LARGE_FONT = 20
+NORMAL_FONT = 13
+LARGE_MAX_HEIGHT = 560
 
 
 def _layout(figure: go.Figure, title: str, height: int, large: bool) -> go.Figure:
-    size = 20 if large else 13
+    """Title, fonts, size and the house look. ``large`` (会议模式): bigger type, dark ticks and
+    legends, and no taller than one screen."""
+    size = LARGE_FONT if large else NORMAL_FONT
+    if large:
+        height = min(int(height * 1.3), max(LARGE_MAX_HEIGHT, height))
     figure.update_layout(
-        title={"text": title, "font": {"size": size + 4}},
-        font={"family": FONT, "size": size},
-        height=int(height * (1.5 if large else 1)),
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        title={"text": title, "font": {"size": size + 4, "color": TEXT_COLOUR}},
+        font={"family": FONT, "size": size, "color": TEXT_COLOUR},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 70 if large else 60, "b": 10},
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.0,
+            "xanchor": "right",
+            "x": 1,
+            "font": {"size": size, "color": TEXT_COLOUR},
+        },
         plot_bgcolor="white",
         separators=".,",
     )
-    figure.update_xaxes(showgrid=False)
-    figure.update_yaxes(gridcolor="#eeeeee")
+    ticks = {"tickfont": {"size": size, "color": TEXT_COLOUR}, "automargin": True}
+    figure.update_xaxes(showgrid=False, **ticks)
+    figure.update_yaxes(gridcolor="#e5e5e5", **ticks)
     return figure
+
+
+def nice_step(top: float, intervals: int = 4) -> float:
+    """A round tick step (1, 2 or 5 times a power of ten) giving at most ``intervals`` steps up
+    to ``top``: 3.45 -> 1, 16 -> 5, 23,000 -> 10,000."""
+    if top <= 0:
+        return 1.0
+    raw = top / intervals
+    power = 10 ** math.floor(math.log10(raw))
+    for multiple in (1, 2, 2.5, 5, 10):
+        if multiple * power >= raw:
+            return multiple * power
+    return 10 * power
 
 
 def _floats(series: pl.Series, scale: float = 1.0) -> list[float | None]:
@@ -87,17 +123,31 @@ def outstanding_and_npl_trend(
         line={"color": LINE_COLOUR, "dash": "dash", "width": 2},
         hoverinfo="skip",
     )
+    # Both axes on round ticks (0/1/2/3 %, 0/5,000/10,000 万元) with as many steps each, so that
+    # the gridlines of the one are the ticks of the other.
     rates = [value for value in _floats(trend["npl_rate"], 100) if value is not None]
-    top = max([*rates, line_rate * 100]) * 1.15
+    rate_step = nice_step(max([*rates, line_rate * 100]) * 1.1)
+    intervals = max(2, math.ceil(max([*rates, line_rate * 100]) * 1.1 / rate_step))
+    balances = [value for value in _floats(trend["outstanding_balance"], 1 / 10000) if value]
+    balance_step = nice_step(max(balances, default=1.0), intervals)
     figure.update_layout(
         xaxis={"nticks": 14},
-        yaxis={"title": "万元", "tickformat": ",.0f", "rangemode": "tozero"},
+        yaxis={
+            "title": "万元",
+            "tickformat": ",.2~f",
+            "range": [0, balance_step * intervals],
+            "tick0": 0,
+            "dtick": balance_step,
+        },
         yaxis2={
             "title": "不良率（%）",
             "overlaying": "y",
             "side": "right",
-            "range": [0, top],
-            "tickformat": ".1f",
+            "range": [0, rate_step * intervals],
+            "tick0": 0,
+            "dtick": rate_step,
+            "ticksuffix": "%",
+            "tickformat": ".2~f",
             "showgrid": False,
         },
         bargap=0.2,
@@ -203,7 +253,7 @@ def score_histogram(
 
 def item_contributions(items: pl.DataFrame, large: bool = False) -> go.Figure:
     """Average points of each rule item over the rated households (item, average_points),
-    largest effect first; add items green, deductions red."""
+    largest effect first; add items blue, deductions vermillion."""
     ordered = items.with_columns(pl.col("average_points").abs().alias("_size")).sort(
         "_size", descending=True
     )
@@ -213,7 +263,7 @@ def item_contributions(items: pl.DataFrame, large: bool = False) -> go.Figure:
         y=[ITEM_NAMES.get(item, item) for item in ordered["item"].to_list()],
         x=values,
         orientation="h",
-        marker_color=["#2ca02c" if value >= 0 else LINE_COLOUR for value in values],
+        marker_color=[ADD_COLOUR if value >= 0 else DEDUCT_COLOUR for value in values],
         text=[f"{value:+.2f}" for value in values],
         textposition="outside",
         hovertemplate="%{y}<br>平均 %{x:+.2f} 分<extra></extra>",
@@ -229,7 +279,9 @@ def item_contributions(items: pl.DataFrame, large: bool = False) -> go.Figure:
 MIGRATION_ORDER = (*GRADES, UNRATED)
 
 
-def migration_matrix(migration: pl.DataFrame, from_label: str, to_label: str) -> go.Figure:
+def migration_matrix(
+    migration: pl.DataFrame, from_label: str, to_label: str, large: bool = False
+) -> go.Figure:
     """Heat map of households from each grade (rows, at from_label) to each grade (columns)."""
     present_from = set(migration["from_grade"].to_list())
     present_to = set(migration["to_grade"].to_list())
@@ -256,44 +308,77 @@ def migration_matrix(migration: pl.DataFrame, from_label: str, to_label: str) ->
         xaxis={"title": f"{to_label} 等级", "side": "top"},
         yaxis={"title": f"{from_label} 等级", "autorange": "reversed"},
     )
-    return _layout(figure, "信用等级迁移", 420, False)
+    return _layout(figure, "信用等级迁移", 420, large)
 
 
 def village_npl_rates(
-    villages: pl.DataFrame, line_rate: float, watch_rate: float, large: bool = False
+    villages: pl.DataFrame,
+    line_rate: float,
+    watch_rate: float,
+    large: bool = False,
+    top: int = TOP_VILLAGES,
 ) -> go.Figure:
-    """Each village's NPL rate (%) as a bar coloured by status, with the 2% and 3% lines.
-    ``villages``: village_name, township_name, npl_rate, status."""
-    ordered = villages.sort("npl_rate", descending=True, nulls_last=True)
+    """The villages with lending, highest NPL rate first, as horizontal bars coloured and labelled
+    by status, with the 预警 and breaker lines; at most ``top`` of them (a district's 47 names
+    stay readable; the page's table lists every village). Villages without lending (no rate) are
+    left out. ``villages``: village_name, township_name, npl_rate, status."""
+    lending = villages.filter(pl.col("npl_rate").is_not_null()).sort(
+        ["npl_rate", "township_name", "village_name"], descending=[True, False, False]
+    )
+    shown = lending.head(top)
+    labels = [
+        f"{township} {village}"
+        for township, village in zip(
+            shown["township_name"].to_list(), shown["village_name"].to_list(), strict=True
+        )
+    ]
     figure = go.Figure()
     for status in STATUSES:
-        rows = ordered.filter(pl.col("status") == status)
-        if rows.height == 0:
+        rows = [index for index, value in enumerate(shown["status"].to_list()) if value == status]
+        if not rows:
             continue
+        rates = _floats(shown["npl_rate"], 100)
         figure.add_bar(
-            x=rows["village_name"].to_list(),
-            y=[0.0 if value is None else value for value in _floats(rows["npl_rate"], 100)],
+            y=[labels[index] for index in rows],
+            x=[rates[index] for index in rows],
             name=status,
+            orientation="h",
             marker_color=STATUS_COLOURS[status],
-            customdata=rows["township_name"].to_list(),
-            hovertemplate="%{customdata} %{x}<br>不良率 %{y:.2f}%<extra>" + status + "</extra>",
+            text=[f"{rates[index]:.2f}% {status}" for index in rows],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}<br>不良率 %{x:.2f}%<extra>" + status + "</extra>",
         )
-    figure.add_hline(
-        y=line_rate * 100,
+    highest = max([*_floats(shown["npl_rate"], 100), line_rate * 100, 0.0])
+    step = nice_step(highest * 1.25)
+    figure.add_vline(
+        x=line_rate * 100,
         line={"color": LINE_COLOUR, "dash": "dash", "width": 2},
         annotation_text=f"熔断线 {line_rate * 100:g}%",
+        annotation_position="top",
     )
-    figure.add_hline(
-        y=watch_rate * 100,
+    figure.add_vline(
+        x=watch_rate * 100,
         line={"color": WATCH_COLOUR, "dash": "dot", "width": 2},
         annotation_text=f"预警线 {watch_rate * 100:g}%",
+        annotation_position="bottom",
     )
     figure.update_layout(
-        xaxis={"categoryorder": "array", "categoryarray": ordered["village_name"].to_list()},
-        yaxis={"title": "不良率（%）"},
+        xaxis={
+            "title": "不良率（%）",
+            "range": [0, step * math.ceil(highest * 1.25 / step)],
+            "dtick": step,
+            "ticksuffix": "%",
+            "tickformat": ".2~f",
+        },
+        yaxis={"categoryorder": "array", "categoryarray": labels, "autorange": "reversed"},
         barmode="overlay",
+        legend={"traceorder": "normal"},
     )
-    return _layout(figure, "各行政村不良率", 420, large)
+    title = "各行政村不良率"
+    if lending.height > top:
+        title = f"不良率最高的 {top} 个行政村（共 {lending.height} 个有贷款）"
+    return _layout(figure, title, max(260, 30 * len(labels) + 130), large)
 
 
 def township_tripped_share(
@@ -301,23 +386,23 @@ def township_tripped_share(
 ) -> go.Figure:
     """Each township's share of tripped villages (%) against the 30% line.
     ``townships``: township_name, tripped_share (fraction), tripped, villages_tripped, villages_total."""
-    colours = [
-        STATUS_COLOURS["熔断"] if tripped else STATUS_COLOURS["正常"]
-        for tripped in townships["tripped"].to_list()
-    ]
+    flags = townships["tripped"].to_list()
+    colours = [STATUS_COLOURS["熔断"] if tripped else STATUS_COLOURS["正常"] for tripped in flags]
     figure = go.Figure()
     figure.add_bar(
         x=townships["township_name"].to_list(),
         y=_floats(townships["tripped_share"], 100),
         marker_color=colours,
         text=[
-            f"{tripped}/{total}"
-            for tripped, total in zip(
+            f"{tripped}/{total}{' 熔断' if flag else ''}"
+            for tripped, total, flag in zip(
                 townships["villages_tripped"].to_list(),
                 townships["villages_total"].to_list(),
+                flags,
                 strict=True,
             )
         ],
+        cliponaxis=False,
         textposition="outside",
         hovertemplate="%{x}<br>熔断村占比 %{y:.2f}%<extra></extra>",
         showlegend=False,
@@ -327,7 +412,18 @@ def township_tripped_share(
         line={"color": LINE_COLOUR, "dash": "dash", "width": 2},
         annotation_text=f"乡镇熔断线 {share_line * 100:g}%",
     )
-    figure.update_layout(yaxis={"title": "熔断村占比（%）", "rangemode": "tozero"})
+    shares = [value or 0.0 for value in _floats(townships["tripped_share"], 100)]
+    highest = max([*shares, share_line * 100])
+    step = nice_step(highest * 1.15)
+    figure.update_layout(
+        yaxis={
+            "title": "熔断村占比（%）",
+            "range": [0, step * math.ceil(highest * 1.15 / step)],
+            "dtick": step,
+            "ticksuffix": "%",
+            "tickformat": ".2~f",
+        }
+    )
     return _layout(figure, "各乡镇熔断村占比", 380, large)
 
 
@@ -393,9 +489,9 @@ def score_waterfall(steps: Sequence[ScoreStep], large: bool = False) -> go.Figur
             measure=[measures.get(step.kind, "relative") for step in steps],
             text=[step.label.rsplit(" ", 1)[-1] for step in steps],
             textposition="outside",
-            increasing={"marker": {"color": "#2ca02c"}},
-            decreasing={"marker": {"color": LINE_COLOUR}},
-            totals={"marker": {"color": "#2171b5"}},
+            increasing={"marker": {"color": ADD_COLOUR}},
+            decreasing={"marker": {"color": DEDUCT_COLOUR}},
+            totals={"marker": {"color": "#555555"}},
             connector={"line": {"color": "#999999"}},
             hovertemplate="%{y}<extra></extra>",
         )
@@ -408,7 +504,9 @@ def score_waterfall(steps: Sequence[ScoreStep], large: bool = False) -> go.Figur
     return _layout(figure, "评分构成（由基础分到最终得分）", 60 + 34 * len(steps), large)
 
 
-def grade_history(history: pl.DataFrame, cut_offs: Sequence[tuple[str, int]]) -> go.Figure:
+def grade_history(
+    history: pl.DataFrame, cut_offs: Sequence[tuple[str, int]], large: bool = False
+) -> go.Figure:
     """A household's score by month with its grade as the point colour (as_of, score, grade)."""
     months = _month_labels(history["as_of"].to_list())
     grades = history["grade"].to_list()
@@ -433,10 +531,12 @@ def grade_history(history: pl.DataFrame, cut_offs: Sequence[tuple[str, int]]) ->
             annotation_font_size=11,
         )
     figure.update_layout(xaxis={"nticks": 14}, yaxis={"title": "评分"})
-    return _layout(figure, "评分与等级历史", 340, False)
+    return _layout(figure, "评分与等级历史", 340, large)
 
 
-def loan_repayment(repayments: pl.DataFrame, history: pl.DataFrame, loan_label: str) -> go.Figure:
+def loan_repayment(
+    repayments: pl.DataFrame, history: pl.DataFrame, loan_label: str, large: bool = False
+) -> go.Figure:
     """A loan's cumulative amount due (plan) against cumulative paid, with DPD by month.
 
     ``repayments``: on_day, kind (计划应还/实际还款), cumulative (元).
@@ -476,7 +576,7 @@ def loan_repayment(repayments: pl.DataFrame, history: pl.DataFrame, loan_label: 
             "showgrid": False,
         },
     )
-    return _layout(figure, f"{loan_label}：还款计划与实际还款", 360, False)
+    return _layout(figure, f"{loan_label}：还款计划与实际还款", 360, large)
 
 
 def poor_coverage(coverage: pl.DataFrame, large: bool = False) -> go.Figure:

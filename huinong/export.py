@@ -5,10 +5,30 @@ SQL), so a list of a million households is written without holding it all in mem
 
 The xlsx has a title row (district, table, month), a line saying the scope and when it was
 generated, Chinese headers, a frozen header, widths that fit, amounts with thousands
-separators, rates as percentages, and ID numbers written as text: Excel turns an 18-digit
-number into 4.11202E+17 and loses the last three digits. A table longer than one worksheet
-continues on the next ("续1", "续2" …). The CSV carries the same columns and rows, without the
-title lines and the totals row, so programs can read it as it is.
+separators, rates as percentages, and ID numbers and codes written as text: Excel turns an
+18-digit number into 4.11202E+17 and loses the last three digits. A table longer than one
+worksheet continues on the next ("续1", "续2" …).
+
+The CSV carries the same columns and rows without the title lines, so that programs can read it
+as it is; a summary table (``TableSpec.csv_totals``: 乡镇汇总表, 村级熔断监测表) ends with the
+same totals row as the xlsx and the page (全区合计), computed from the exact sums, not from the
+rounded cells. Amounts in 万元 have 2 decimals, like the page and the xlsx.
+
+Codes and ID numbers in a CSV opened by double-click. Excel and WPS read a cell of digits as a
+number: an 18-digit ID number becomes 4.11202E+17 (its last three digits lost for good), a
+12-digit village code 4.11202E+11, a household id 0012 becomes 12. Neither reads a CSV cell's
+format, and the usual fixes break something else: ``="…"`` is a formula (what the formula
+neutralisation below exists to prevent, and a program then reads ``="…"``); a leading ``'`` is
+shown as part of the value in a CSV (Excel drops it only when typed). What both keep as text is
+a cell whose first character is a tab: it is not a number, so no digit is lost, and the tab is
+invisible in the cell. So a code column (``code``: division codes, household and loan ids) or
+an ID number column (``id``) whose value is all digits (an ID number may end in X) is written
+with one leading tab, ``"\t411202199001011234"``. That tab cannot start a formula (only digits
+follow it), so it is exempt from the neutralisation, which still puts a ``'`` before any other
+text starting with =, +, -, @, a tab or a carriage return. A program reading the CSV (Python's
+csv module, pandas.read_csv, DuckDB's read_csv) gets the value with the tab in front, as text:
+``value.strip()`` (pandas: ``.str.strip()``) gives the code itself. Masked ID numbers
+(411202********123X) are not all digits and are written as they are.
 """
 
 from __future__ import annotations
@@ -21,7 +41,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Literal
 
 import polars as pl
@@ -50,6 +70,7 @@ TEN_THOUSAND = Decimal(10000)
 _KIND_WIDTHS = {
     "text": 12,
     "id": 21,
+    "code": 14,
     "int": 10,
     "float": 12,
     "yuan": 16,
@@ -89,6 +110,8 @@ class TableSpec:
     count_unit: str = ""  # a list's totals row says "合计 1,234 户"
     notes: tuple[str, ...] = field(default=())
     mask_ids: bool = False  # a public notice shows ID numbers with the middle digits hidden
+    totals_label: str = "合计"  # the first cell of the totals row (全区合计 for the district)
+    csv_totals: bool = False  # a summary table: its CSV ends with the totals row too
 
 
 def _col(key: str, label: str | None = None, kind: str | None = None, total=None) -> Column:
@@ -131,6 +154,8 @@ REPORT_SPECS: dict[str, TableSpec] = {
             _col("status", "乡镇熔断状态"),
         ),
         totals=True,
+        totals_label="全区合计",
+        csv_totals=True,
     ),
     "village_breaker": TableSpec(
         "村级熔断监测表",
@@ -149,6 +174,7 @@ REPORT_SPECS: dict[str, TableSpec] = {
         ),
         totals=True,
         count_unit="个村",
+        csv_totals=True,
     ),
     "credit_households": TableSpec(
         "信用户名单",
@@ -267,6 +293,25 @@ class _Totals:
         return None
 
 
+def totals_label(spec: TableSpec, rows: int) -> str:
+    """The first cell of the totals row: 全区合计, or 合计 1,234 户 for a list."""
+    if spec.count_unit:
+        return f"{spec.totals_label} {rows:,} {spec.count_unit}"
+    return spec.totals_label
+
+
+def totals_row(spec: TableSpec, rows: pl.DataFrame | Iterable[pl.DataFrame]) -> dict:
+    """The totals row of a table as the xlsx and the CSV write it, for a page to show the same:
+    the label in the first column, exact sums and ratios (元, fractions) in the others, None
+    where a column has no total."""
+    totals = _Totals(spec)
+    for batch in _batches(rows):
+        totals.add(batch)
+    row = {column.key: totals.value(column) for column in spec.columns}
+    row[spec.columns[0].key] = totals_label(spec, totals.rows)
+    return row
+
+
 def _rows_with_ids_masked(batch: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     if not spec.mask_ids or "head_id_number" not in batch.columns:
         return batch
@@ -336,6 +381,7 @@ class _XlsxTable:
             ),
             "text": workbook.add_format({**base, "border": 1}),
             "id": workbook.add_format({**base, "border": 1, "num_format": "@"}),
+            "code": workbook.add_format({**base, "border": 1, "num_format": "@"}),
             "list": workbook.add_format(
                 {**base, "border": 1, "num_format": "@", "text_wrap": True}
             ),
@@ -422,7 +468,7 @@ class _XlsxTable:
             cell_format = self.formats.get(column.kind, self.formats["text"])
             if value is None:
                 sheet.write_blank(row, index, None, cell_format)
-            elif column.kind in ("id", "text", "longtext"):
+            elif column.kind in ("id", "code", "text", "longtext"):
                 sheet.write_string(row, index, str(value), cell_format)
             elif column.kind == "list":
                 sheet.write_string(row, index, list_words(value), cell_format)
@@ -444,9 +490,7 @@ class _XlsxTable:
 
     def _write_totals(self, totals: _Totals) -> None:
         sheet, row = self.sheet, self.row
-        label = "合计"
-        if self.spec.count_unit:
-            label = f"合计 {totals.rows:,} {self.spec.count_unit}"
+        label = totals_label(self.spec, totals.rows)
         for index, column in enumerate(self.spec.columns):
             value = totals.value(column)
             cell_format = self.total_formats.get(column.kind, self.formats["total"])
@@ -472,9 +516,13 @@ def _as_datetime(value: object) -> datetime:
 # A cell starting with one of these is a formula to Excel, LibreOffice and WPS: =HYPERLINK(…)
 # in a household name would run when a clerk opens the file (OWASP "CSV injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
+# What a spreadsheet keeps as text in front of a code: a tab (see the module's note).
+TEXT_MARK = "\t"
 
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?%?")
+# A code or ID number that a spreadsheet would read as a number: digits (an ID number's last
+# character may be X).
+_DIGIT_CODE = re.compile(r"[0-9]+[0-9Xx]?")
 
 
 def _neutralised(text: str) -> str:
@@ -487,10 +535,13 @@ def _neutralised(text: str) -> str:
 
 def _csv_value(column: Column, value: object) -> str:
     """A cell as text: amounts stay numbers (-1234.50), text that would start a formula gets a
-    leading quote (-cmd becomes '-cmd)."""
+    leading quote (-cmd becomes '-cmd), a code of digits a leading tab (kept whole as text)."""
     if value is None:
         return ""
-    return _neutralised(_formatted_csv_value(column, value))
+    text = _formatted_csv_value(column, value)
+    if column.kind in ("id", "code") and _DIGIT_CODE.fullmatch(text):
+        return TEXT_MARK + text
+    return _neutralised(text)
 
 
 def _formatted_csv_value(column: Column, value: object) -> str:
@@ -501,10 +552,10 @@ def _formatted_csv_value(column: Column, value: object) -> str:
     if column.kind == "list":
         return list_words(value)
     if column.kind == "wan":
-        return str((_as_decimal(value) / TEN_THOUSAND).quantize(Decimal("0.000001")))
+        return str((_as_decimal(value) / TEN_THOUSAND).quantize(Decimal("0.01"), ROUND_HALF_UP))
     if column.kind == "rate":
         # "3.1234%": Excel reads it as the number 0.031234 shown as a percentage.
-        return f"{(_as_decimal(value) * 100).quantize(Decimal('0.0001'))}%"
+        return f"{(_as_decimal(value) * 100).quantize(Decimal('0.0001'), ROUND_HALF_UP)}%"
     if column.kind == "date":
         return value.isoformat() if isinstance(value, date) else str(value)
     return str(value)
@@ -512,8 +563,10 @@ def _formatted_csv_value(column: Column, value: object) -> str:
 
 def write_csv(spec: TableSpec, rows: pl.DataFrame | Iterable[pl.DataFrame]) -> bytes:
     """The table as CSV in UTF-8 with a BOM (Excel on a Chinese Windows then reads it right):
-    Chinese headers, amounts as plain numbers, rates as percentages, dates as YYYY-MM-DD, text
-    that would start a formula with a leading quote.
+    Chinese headers, amounts as plain numbers (万元 with 2 decimals), rates as percentages,
+    dates as YYYY-MM-DD, codes and ID numbers of digits after a tab (kept whole by Excel and
+    WPS), text that would start a formula with a leading quote; a summary table's totals row
+    (``csv_totals``) last, equal to the xlsx's.
 
     No "exported by … at …" line: the first line is the header, so that a program reads the
     file as it is. Who exported it, when, which rows, is in the audit trail (``export``)."""
@@ -522,8 +575,10 @@ def write_csv(spec: TableSpec, rows: pl.DataFrame | Iterable[pl.DataFrame]) -> b
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([column.label for column in spec.columns])
     keys = [column.key for column in spec.columns]
+    totals = _Totals(spec)
     for batch in _batches(rows):
         batch = _rows_with_ids_masked(batch, spec)
+        totals.add(batch)
         for values in batch.select(keys).iter_rows():
             writer.writerow(
                 [
@@ -531,6 +586,14 @@ def write_csv(spec: TableSpec, rows: pl.DataFrame | Iterable[pl.DataFrame]) -> b
                     for column, value in zip(spec.columns, values, strict=True)
                 ]
             )
+    if spec.csv_totals:
+        cells = [_neutralised(totals_label(spec, totals.rows))]
+        for column in spec.columns[1:]:
+            value = totals.value(column)
+            if value is not None and column.kind == "int":
+                value = int(value)
+            cells.append("" if value is None else _csv_value(column, value))
+        writer.writerow(cells)
     return buffer.getvalue().encode("utf-8")
 
 

@@ -21,13 +21,18 @@ GRADES = ("AAA+", "AAA", "AA", "A", "无信用")
 UNRATED = "未评级"
 STATUSES = ("熔断", "预警", "正常", "无贷款")
 
-# One colour per status and per grade, the same on every page and in every chart.
+# One colour per status and per grade, the same on every page and in every chart. Status colours
+# from the Okabe–Ito palette, told apart without red–green vision: 熔断 vermillion, 预警 amber
+# (lighter), 正常 blue; the status word is always written beside its colour.
 STATUS_COLOURS = {
-    "熔断": "#d62728",
-    "预警": "#ff8c00",
-    "正常": "#2ca02c",
+    "熔断": "#d55e00",
+    "预警": "#e69f00",
+    "正常": "#0072b2",
     "无贷款": "#b0b0b0",
 }
+# Points that add (blue) or deduct (vermillion), in score charts.
+ADD_COLOUR = "#0072b2"
+DEDUCT_COLOUR = "#d55e00"
 GRADE_COLOURS = {
     "AAA+": "#08306b",
     "AAA": "#2171b5",
@@ -88,15 +93,16 @@ _ITEM_WORDS = {
 # English column names of huinong.data -> (Chinese header, kind), shared by the tables on the
 # pages and the exports. Kinds: text, id (an ID number: always text), int, float, yuan (元),
 # wan (元 shown in 万元), rate (a fraction shown in %), date, bool (是/否), vetoes (V1… in words),
-# list (texts joined with "；"), longtext (a long text: a quarantined row as read).
+# list (texts joined with "；"), longtext (a long text: a quarantined row as read), code (a
+# division code or a household id: text, kept whole when a spreadsheet opens the CSV).
 COLUMNS: dict[str, tuple[str, str]] = {
-    "township_code": ("乡镇代码", "text"),
+    "township_code": ("乡镇代码", "code"),
     "township_name": ("乡镇", "text"),
-    "village_code": ("行政村代码", "text"),
+    "village_code": ("行政村代码", "code"),
     "village_name": ("行政村", "text"),
-    "area_code": ("代码", "text"),
+    "area_code": ("代码", "code"),
     "area_name": ("名称", "text"),
-    "household_id": ("农户编号", "text"),
+    "household_id": ("农户编号", "code"),
     "head_name": ("户主姓名", "text"),
     "head_id_number": ("户主身份证号", "id"),
     "as_of": ("统计日期", "date"),
@@ -164,7 +170,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "poor_households_rated": ("建档立卡评级户数", "int"),
     "poor_households_credit": ("建档立卡信用户数", "int"),
     "poor_borrowing_households": ("建档立卡获贷户数", "int"),
-    "loan_id": ("贷款编号", "text"),
+    "loan_id": ("贷款编号", "code"),
     "disbursed_on": ("放款日期", "date"),
     "first_on_book": ("首次在贷日期", "date"),
     "last_on_book": ("最近在贷日期", "date"),
@@ -209,6 +215,20 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "rows_superseded": ("被后续批次覆盖", "int"),
     "row_number": ("行号", "int"),
     "record_key": ("记录编号", "id"),
+    # The why: trips, early warning, staleness, the attention list, search.
+    "category": ("类别", "text"),
+    "projected_npl_rate": ("下月末预计不良率", "rate"),
+    "projected_status": ("下月末预计状态", "text"),
+    "loans_turning_npl": ("将转不良笔数", "int"),
+    "npl_balance_turning": ("将转不良余额（元）", "yuan"),
+    "projected_dpd": ("下月末逾期天数", "int"),
+    "oldest_unpaid_due_on": ("最早未还应还日", "date"),
+    "next_month_end": ("下月末", "date"),
+    "households_rating_stale": ("评级过期户数", "int"),
+    "rating_stale_share": ("评级过期占比", "rate"),
+    "oldest_collected_on": ("最早采集日期", "date"),
+    "collected_on": ("采集日期", "date"),
+    "rating_stale": ("评级过期", "bool"),
     "original": ("原始内容", "longtext"),
     "reasons": ("原因", "list"),
     "reason": ("原因", "text"),
@@ -311,6 +331,31 @@ def signed(value: object, formatter=number) -> str:
     return text
 
 
+SAME = "持平"
+
+
+def change(now: object, before: object, formatter=number) -> str | None:
+    """A KPI's change against an earlier reading, for a card's delta: "+1,234 户", "-0.52 万元",
+    or 持平 when it does not move as shown (a change that rounds to zero is no change); None
+    when either reading is missing."""
+    now_value, before_value = _decimal(now), _decimal(before)
+    if now_value is None or before_value is None:
+        return None
+    text = signed(now_value - before_value, formatter)
+    if text.lstrip("+-") == formatter(Decimal(0)):
+        return SAME
+    return text
+
+
+def rate_change(now: object, before: object) -> str | None:
+    """A rate's change in percentage points (个百分点), for a card's delta: "+0.52 个百分点",
+    持平, or None when either rate is missing."""
+    now_value, before_value = _decimal(now), _decimal(before)
+    if now_value is None or before_value is None:
+        return None
+    return change(now_value * 100, before_value * 100, lambda value: f"{number(value, 2)} 个百分点")
+
+
 def month_label(day: date) -> str:
     """2024年6月."""
     return f"{day.year}年{day.month}月"
@@ -406,6 +451,7 @@ class ScoreStep:
     label: str
     points: int
     kind: str  # "base" | "add" | "deduct" | "veto" | "total"
+    item: str | None = None  # the rule item (a1 … d6, poor_bonus) or veto (V1 …) it shows
 
 
 # Items whose words would tell what a V1/V2 veto hides (court enforcement, D6), shown without
@@ -441,7 +487,7 @@ def score_steps(
             if hide_sensitive and item in SENSITIVE_ITEMS
             else _item_words(item, value, policy)
         )
-        steps.append(ScoreStep(f"{words} {points(value)}", value, kind))
+        steps.append(ScoreStep(f"{words} {points(value)}", value, kind, item))
     raw = int(row.get("raw_score") or 0)
     vetoes = list(row.get("vetoes") or [])
     if vetoes:
@@ -449,7 +495,7 @@ def score_steps(
         # The first veto takes the score to 0; the others are listed because each must be cleared.
         for position, veto in enumerate(vetoes):
             drop = -raw if position == 0 else 0
-            steps.append(ScoreStep(VETO_WORDS.get(veto, f"{veto} 一票否决"), drop, "veto"))
+            steps.append(ScoreStep(VETO_WORDS.get(veto, f"{veto} 一票否决"), drop, "veto", veto))
         steps.append(
             ScoreStep(f"最终得分 {row.get('score', 0)}", int(row.get("score") or 0), "total")
         )
@@ -500,12 +546,16 @@ def _d3_steps(
     overdue_points = int(policy["d3_overdue_points"])
     npl_points = int(policy["d3_npl_points"])
     if overdue * overdue_points + npl * npl_points != -value:
-        return [ScoreStep(f"银行贷款逾期、不良 {points(value)}", value, "deduct")]
+        return [ScoreStep(f"银行贷款逾期、不良 {points(value)}", value, "deduct", "d3")]
     steps = []
     if overdue:
         deducted = -overdue * overdue_points
-        steps.append(ScoreStep(f"征信及贷款逾期{overdue}次 {points(deducted)}", deducted, "deduct"))
+        steps.append(
+            ScoreStep(f"征信及贷款逾期{overdue}次 {points(deducted)}", deducted, "deduct", "d3")
+        )
     if npl:
         deducted = -npl * npl_points
-        steps.append(ScoreStep(f"征信及贷款不良{npl}次 {points(deducted)}", deducted, "deduct"))
+        steps.append(
+            ScoreStep(f"征信及贷款不良{npl}次 {points(deducted)}", deducted, "deduct", "d3")
+        )
     return steps

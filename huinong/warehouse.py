@@ -73,6 +73,10 @@ CONTRACT_MARTS = (
 # stage this names — intake, dbt, build_info, publish (just before the swap) or published (just
 # after it) — as the OOM killer or a power cut would.
 FAULT_ENV = "HUINONG_BUILD_FAULT"
+# With it, the build first waits at that stage (holding the writer lock) until the file this names
+# exists, so that a test can race another build against it at a known moment, however loaded the
+# machine is.
+FAULT_GATE_ENV = "HUINONG_BUILD_FAULT_GATE"
 
 
 class BuildError(Exception):
@@ -97,6 +101,9 @@ def _lap(
 
 def _fault_point(name: str) -> None:
     if os.environ.get(FAULT_ENV) == name:
+        gate = os.environ.get(FAULT_GATE_ENV)
+        while gate and not Path(gate).exists():
+            time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -126,7 +126,7 @@ def _readable(events: pl.DataFrame) -> pl.DataFrame:
 
 user = signin.current_user()
 trail = signin.audit_trail()
-st.title("审计日志")
+ui.page_header("审计日志")
 
 head = trail.head()
 broken = trail.verify()

@@ -1,6 +1,7 @@
-"""熔断监测: every village against the watch and breaker lines, townships against their share
-line (all from the warehouse's policy profile), the history of trips, and the households whose
-new credit is stopped (R-B1..R-B4, R-C2)."""
+"""熔断监测: every village against the watch and breaker lines and why each tripped or 预警
+village reads as it does (熔断原因), townships against their share line (all from the
+warehouse's policy profile), the next month-end's outlook with the loans that drive it, the
+history of trips, and the households whose new credit is stopped (R-B1..R-B4, R-C2)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import streamlit as st
 from huinong import charts, data, export
 from huinong import format as fmt
 from pages import _ui as ui
+from pages import _why as why_ui
 
 STRIP_VILLAGES = 100  # most villages drawn in the heat strip
 
@@ -26,26 +28,38 @@ townships = data.township_breaker(view.token, view.as_of, view.scope)
 stopped_total = data.credit_stop_count(view.token, view.as_of, view.scope)
 status_counts = dict(villages.group_by("status").len().iter_rows())
 
-columns = st.columns(5)
-columns[0].metric("熔断村", f"{status_counts.get('熔断', 0):,} 个", border=True)
-columns[1].metric("预警村", f"{status_counts.get('预警', 0):,} 个", border=True)
-columns[2].metric(
-    "正常 / 无贷款村",
-    f"{status_counts.get('正常', 0):,} / {status_counts.get('无贷款', 0):,}",
-    border=True,
+ui.kpi_cards(
+    [
+        ui.Card("熔断村", f"{status_counts.get('熔断', 0):,} 个", better=None),
+        ui.Card("预警村", f"{status_counts.get('预警', 0):,} 个", better=None),
+        ui.Card(
+            "正常 / 无贷款村",
+            f"{status_counts.get('正常', 0):,} / {status_counts.get('无贷款', 0):,}",
+            better=None,
+        ),
+        ui.Card(
+            "熔断乡镇",
+            f"{int(townships['tripped'].sum()):,} / {townships.height:,} 个",
+            better=None,
+        ),
+        ui.Card("停止授信农户", fmt.count(stopped_total, "户"), better=None, help="停止新增授信"),
+    ],
+    key="breaker",
 )
-columns[3].metric(
-    "熔断乡镇", f"{int(townships['tripped'].sum()):,} / {townships.height:,} 个", border=True
-)
-columns[4].metric("停止新增授信农户", fmt.count(stopped_total, "户"), border=True)
 st.caption(
     f"行政村不良率超过 {line * 100:g}% 即熔断，{watch * 100:g}%–{line * 100:g}% 为预警；"
     f"乡镇内熔断村达到 {share_line * 100:g}% 即乡镇熔断。熔断后下月停止新增授信，"
     "至月末评价不再熔断时解除（R-B2、R-B3）。"
 )
+if view.scope.level == "village":
+    why_ui.village_trip_panel(view, view.scope.village_code, key="breaker")
+elif view.scope.level == "township":
+    why_ui.township_trip_panel(view, view.scope.township_code, key="breaker")
 
 st.subheader("各行政村不良率")
-st.plotly_chart(charts.village_npl_rates(villages, line, watch), width="stretch")
+st.plotly_chart(
+    charts.village_npl_rates(villages, line, watch, large=view.meeting), width="stretch"
+)
 status_filter = st.multiselect(
     "按状态筛选", list(fmt.STATUSES), default=list(fmt.STATUSES), key="breaker_status_filter"
 )
@@ -65,11 +79,18 @@ ui.table(
     title="村级熔断监测",
     key="breaker_villages",
     view=view,
+    unit="万元",
 )
+if view.scope.level != "village":
+    why_ui.trip_picker(view, villages, key="breaker")
+
+why_ui.early_warning_section(view, with_loans=True, key="breaker")
 
 if view.scope.level != "village":
     st.subheader("各乡镇熔断村占比")
-    st.plotly_chart(charts.township_tripped_share(townships, share_line), width="stretch")
+    st.plotly_chart(
+        charts.township_tripped_share(townships, share_line, large=view.meeting), width="stretch"
+    )
     ui.table(
         townships.select(
             "township_name",
@@ -84,6 +105,7 @@ if view.scope.level != "village":
         title="乡镇熔断监测",
         key="breaker_townships",
         view=view,
+        unit="万元",
     )
 
 st.subheader("熔断历史")
@@ -111,7 +133,7 @@ else:
         )
         shown = trips.head(STRIP_VILLAGES)["village_code"]
         history = history.filter(pl.col("village_code").is_in(shown.implode()))
-    st.plotly_chart(charts.breaker_strip(history), width="stretch")
+    st.plotly_chart(charts.breaker_strip(history, large=view.meeting), width="stretch")
     ui.table(
         trips.drop("village_code"),
         title="熔断历史统计",

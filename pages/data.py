@@ -392,15 +392,18 @@ def _report(summary: IntakeSummary, files: Sequence) -> None:
             f"这批文件与第 {summary.already_accepted} 批报送内容完全相同，已经接收过，无需再次发布。",
             icon=":material/info:",
         )
-    columns = st.columns(4)
-    columns[0].metric("读取", fmt.count(read, "行"), border=True)
-    columns[1].metric("载入", fmt.count(loaded, "行"), border=True)
-    columns[2].metric("隔离", fmt.count(quarantined, "行"), border=True)
-    columns[3].metric(
-        "替换已接收的行",
-        fmt.count(superseded, "行"),
-        border=True,
-        help="已接收报送中与本批同一编号的行，发布后以本批为准。",
+    ui.kpi_cards(
+        [
+            ui.Card("读取", fmt.count(read, "行")),
+            ui.Card("载入", fmt.count(loaded, "行")),
+            ui.Card("隔离", fmt.count(quarantined, "行")),
+            ui.Card(
+                "替换已接收的行",
+                fmt.count(superseded, "行"),
+                help="已接收报送中与本批同一编号的行，发布后以本批为准。",
+            ),
+        ],
+        key="upload",
     )
     unknown = _unrecognised(files)
     if unknown:
@@ -714,7 +717,7 @@ def _warehouse_intake(token: data.Warehouse, scope: data.Scope) -> None:
 
 # ── the page ──────────────────────────────────────────────────────────────────────────────────
 
-st.title("数据管理")
+ui.page_header("数据管理")
 st.caption(f"接收库：{store}　|　数据仓库：{db}")
 
 status_now = rebuild.rebuild_status(db)

@@ -1,7 +1,11 @@
-"""报表导出: the standard tables sent upward, for the month and scope chosen in the sidebar."""
+"""报表导出: the monthly briefing (PDF) and the standard tables sent upward, for the month and
+scope chosen in the sidebar."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import polars as pl
 import streamlit as st
 
 from huinong import data, export
@@ -21,15 +25,33 @@ REPORTS = {
 }
 PREVIEW_ROWS = 200
 
+ui.briefing_button(view, key="exports")
 st.caption(
     "每张表均为所选月份、所选范围；xlsx 含标题行（地区、月份、生成时间）、中文表头、冻结表头、"
-    "金额千分位、身份证号按文本保存；CSV 为 UTF-8（带 BOM）编码，Excel 可直接打开。"
+    "金额千分位、身份证号按文本保存；CSV 为 UTF-8（带 BOM）编码，Excel、WPS 双击即可打开，"
+    "身份证号和代码前带一个看不见的制表符，保持为完整的文本；汇总表的 CSV 末行为合计。"
 )
 if view.scope.level == "district":
     st.info("信用评定公示表按行政村张贴：请在左侧选择乡镇和行政村后下载。", icon=":material/info:")
 
-for report, description in REPORTS.items():
+
+def _spec(report: str) -> export.TableSpec:
+    """The report's table; 乡镇汇总表's totals row is 全区合计 only for the whole district."""
     spec = export.REPORT_SPECS[report]
+    if report == "township_summary" and view.scope.level != "district":
+        return replace(spec, totals_label="合计")
+    return spec
+
+
+def _with_totals(preview: pl.DataFrame, spec: export.TableSpec) -> pl.DataFrame:
+    """A summary table's preview with its totals row, as the xlsx and the CSV end."""
+    totals = export.totals_row(spec, preview)
+    row = pl.DataFrame([totals], schema=preview.schema, strict=False)
+    return pl.concat([preview, row], how="vertical_relaxed")
+
+
+for report, description in REPORTS.items():
+    spec = _spec(report)
     rows = data.report_row_count(view.token, report, view.as_of, view.scope)
     named = report in data.NAMED_REPORTS
     with st.container(border=True):
@@ -52,4 +74,7 @@ for report, description in REPORTS.items():
                 preview = preview.with_columns(
                     preview["head_id_number"].map_elements(fmt.mask_id_number, return_dtype=str)
                 )
-            ui.show_frame(preview.select([column.key for column in spec.columns]), key=report)
+            preview = preview.select([column.key for column in spec.columns])
+            if spec.csv_totals and rows <= PREVIEW_ROWS:
+                preview = _with_totals(preview, spec)
+            ui.show_frame(preview, key=report, spec=spec)

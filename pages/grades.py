@@ -1,4 +1,5 @@
-"""信用评级: who holds which grade, how scores spread, what moves them, how grades migrate."""
+"""信用评级: who holds which grade, how scores spread, what moves them, how grades migrate, and
+how many ratings rest on a stale collection (评级时效)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import streamlit as st
 from huinong import charts, data
 from huinong import format as fmt
 from pages import _ui as ui
+from pages import _why as why_ui
 
 CHART_VILLAGES = 120  # most villages drawn as bars in one chart
 
@@ -18,14 +20,24 @@ view = ui.current_view()
 ui.page_header("信用评级", view)
 
 kpi = data.kpi(view.token, view.as_of, view.scope).row(0, named=True)
-columns = st.columns(5)
-columns[0].metric("评级农户", fmt.count(kpi["households_rated"], "户"), border=True)
-columns[1].metric("信用户（A级及以上）", fmt.count(kpi["households_credit"], "户"), border=True)
-columns[2].metric(
-    "AAA+ / AAA", f"{kpi['households_aaa_plus']:,} / {kpi['households_aaa']:,}", border=True
+freshness = data.rating_freshness(view.token, view.as_of, view.scope)
+stale_months = why_ui.stale_line(view)
+stale_total = int(freshness["households_rating_stale"].sum()) if freshness.height else 0
+ui.kpi_cards(
+    [
+        ui.Card("评级农户", fmt.count(kpi["households_rated"], "户")),
+        ui.Card("信用户", fmt.count(kpi["households_credit"], "户"), help="A级及以上（R-C1）"),
+        ui.Card("AAA+ / AAA", f"{kpi['households_aaa_plus']:,} / {kpi['households_aaa']:,}"),
+        ui.Card("无信用", fmt.count(kpi["households_no_credit"], "户")),
+        ui.Card("一票否决", fmt.count(kpi["households_vetoed"], "户"), help="R-S6"),
+        ui.Card(
+            "评级过期",
+            fmt.count(stale_total, "户"),
+            help=f"评分所依据的信息采集已超过 {stale_months} 个月的农户（R-S1），应重新采集",
+        ),
+    ],
+    key="grades",
 )
-columns[3].metric("无信用", fmt.count(kpi["households_no_credit"], "户"), border=True)
-columns[4].metric("一票否决", fmt.count(kpi["households_vetoed"], "户"), border=True)
 
 
 def _wide(counts: pl.DataFrame) -> pl.DataFrame:
@@ -53,13 +65,13 @@ breakdown = st.segmented_control(
 )
 if breakdown == "按乡镇":
     counts = data.grade_distribution(view.token, view.as_of, view.scope, "township")
-    st.plotly_chart(charts.grade_distribution(counts), width="stretch")
+    st.plotly_chart(charts.grade_distribution(counts, large=view.meeting), width="stretch")
     ui.table(_wide(counts), title="各乡镇信用等级分布", key="grades_by_township", view=view)
 else:
     counts = data.grade_distribution(view.token, view.as_of, view.scope, "village")
     village_count = counts["area_code"].n_unique() if counts.height else 0
     if village_count <= CHART_VILLAGES:
-        st.plotly_chart(charts.grade_distribution(counts), width="stretch")
+        st.plotly_chart(charts.grade_distribution(counts, large=view.meeting), width="stretch")
     else:
         # A bar per village stops being readable (and grows the page) long before a whole
         # prefecture's villages: the chart waits for a township, the table lists every village.
@@ -71,7 +83,9 @@ else:
 
 st.subheader("评分分布")
 scores = data.score_distribution(view.token, view.as_of, view.scope)
-st.plotly_chart(charts.score_histogram(scores, ui.cut_offs(view)), width="stretch")
+st.plotly_chart(
+    charts.score_histogram(scores, ui.cut_offs(view), large=view.meeting), width="stretch"
+)
 vetoed = scores.filter(pl.col("vetoed"))["households"].sum()
 bands = "，".join(f"{grade} ≥{minimum}分" for grade, minimum in ui.cut_offs(view))
 st.caption(f"等级分界：{bands}，其余为无信用。一票否决 {vetoed:,} 户（评分记 0 分）未画入图中。")
@@ -79,12 +93,12 @@ st.caption(f"等级分界：{bands}，其余为无信用。一票否决 {vetoed:
 st.subheader("建档立卡贫困户覆盖")
 level = "village" if view.scope.level != "district" else "township"
 coverage = data.poor_coverage(view.token, view.as_of, view.scope, level)
-st.plotly_chart(charts.poor_coverage(coverage), width="stretch")
+st.plotly_chart(charts.poor_coverage(coverage, large=view.meeting), width="stretch")
 ui.table(coverage, title="建档立卡贫困户覆盖", key="grades_poor", view=view)
 
 st.subheader("各评分项目的影响")
 items = data.item_contributions(view.token, view.as_of, view.scope)
-st.plotly_chart(charts.item_contributions(items), width="stretch")
+st.plotly_chart(charts.item_contributions(items, large=view.meeting), width="stretch")
 items_table = items.with_columns(
     pl.col("item").replace(fmt.ITEM_NAMES),
     (pl.col("households_affected") / pl.col("households").clip(lower_bound=1)).alias(
@@ -134,14 +148,21 @@ else:
     a_to_aa = moved.filter((pl.col("from_grade") == "A") & (pl.col("to_grade") == "AA"))[
         "households"
     ].sum()
-    stats = st.columns(4)
-    stats[0].metric("等级上升", fmt.count(up, "户"), border=True)
-    stats[1].metric("等级下降", fmt.count(down, "户"), border=True)
-    stats[2].metric("跌至无信用", fmt.count(fell, "户"), border=True)
-    stats[3].metric("A 升为 AA", fmt.count(a_to_aa, "户"), border=True)
+    ui.kpi_cards(
+        [
+            ui.Card("等级上升", fmt.count(up, "户")),
+            ui.Card("等级下降", fmt.count(down, "户")),
+            ui.Card("跌至无信用", fmt.count(fell, "户")),
+            ui.Card("A 升为 AA", fmt.count(a_to_aa, "户")),
+        ],
+        key="migration",
+    )
     st.plotly_chart(
         charts.migration_matrix(
-            migration, fmt.month_label(from_as_of), fmt.month_label(view.as_of)
+            migration,
+            fmt.month_label(from_as_of),
+            fmt.month_label(view.as_of),
+            large=view.meeting,
         ),
         width="stretch",
     )
@@ -151,3 +172,27 @@ else:
         key="grades_migration",
         view=view,
     )
+
+st.subheader("评级时效")
+st.caption(
+    f"评分依据农户最近一次信息采集（R-S1）；采集已超过 {stale_months} 个月的评级为“过期”，"
+    "应安排重新采集。按过期户数从多到少排列。"
+)
+if stale_total == 0:
+    st.success(
+        f"所有评级所依据的信息采集都在 {stale_months} 个月以内。", icon=":material/check_circle:"
+    )
+ui.table(
+    freshness.select(
+        "township_name",
+        "village_name",
+        "households_rated",
+        "households_rating_stale",
+        "rating_stale_share",
+        "oldest_collected_on",
+    ),
+    title="各行政村评级时效",
+    key="grades_freshness",
+    view=view,
+    height=min(420, 38 + 35 * max(freshness.height, 1)),
+)

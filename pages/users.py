@@ -32,7 +32,7 @@ def _hand_over(message: str, password: str) -> None:
     state["users_handover"] = (message, password)
 
 
-st.title("用户管理")
+ui.page_header("用户管理")
 handover = state.pop("users_handover", None)
 if handover:
     message, password = handover

@@ -1,7 +1,11 @@
 """村级钻取: district → township → village → household, by clicking a row or the sidebar.
 
-A village shows its figures and its households; a household shows its score step by step from
-the base score, its grade history, and its loans with the plan against payments and DPD.
+A township shows its villages (with their stale ratings) and why it trips or not; a village its
+figures, why it trips (熔断原因) and its households; a household its score step by step from
+the base score with the conditions behind each item, its vetoes linked to their causes (the
+loan, the collection), whether its rating rests on a stale collection, its grade history, and
+its loans with the plan against payments and DPD. Amounts in 万元 above a household, in 元 on
+one.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from huinong import charts, data, export
 from huinong import format as fmt
 from pages import _signin as signin
 from pages import _ui as ui
+from pages import _why as why_ui
 
 ui.route_if_run_directly()
 view = ui.current_view()
@@ -61,8 +66,15 @@ def _may_go_up(level: str) -> bool:
 
 
 def area_list() -> None:
-    """The townships of the district or the villages of a township; a click goes one down."""
+    """The townships of the district or the villages of a township (with their stale ratings);
+    a click goes one down. A township says first why it trips or not."""
+    if view.scope.level == "township":
+        why_ui.township_trip_panel(view, view.scope.township_code, key="village")
     areas = data.area_table(view.token, view.as_of, view.scope)
+    stale = why_ui.freshness_by_area(view)
+    areas = areas.join(stale, on="area_code", how="left").with_columns(
+        pl.col("households_rating_stale").fill_null(0)
+    )
     level_name = "乡镇" if view.scope.level == "district" else "行政村"
     st.subheader(f"{level_name}一览（点击一行进入{level_name}）")
     rows = ui.table(
@@ -71,6 +83,11 @@ def area_list() -> None:
         key=f"areas_{view.scope.level}_{view.scope.code}_{view.as_of}",
         view=view,
         selectable=True,
+        unit="万元",
+        note=(
+            f"评级过期户数：评分所依据的信息采集已超过 {why_ui.stale_line(view)} 个月的农户，"
+            "请安排重新采集。"
+        ),
     )
     if rows:
         code = areas["area_code"][rows[0]]
@@ -83,15 +100,30 @@ def area_list() -> None:
 def village_view() -> None:
     kpi = data.kpi(view.token, view.as_of, view.scope).row(0, named=True)
     status = kpi["breaker_status"]
-    columns = st.columns(6)
-    columns[0].metric("熔断状态", ui.STATUS_BADGES[status], border=True)
-    columns[1].metric("不良率", fmt.percent(kpi["npl_rate"]), border=True)
-    columns[2].metric("评级农户", fmt.count(kpi["households_rated"], "户"), border=True)
-    columns[3].metric("信用户", fmt.count(kpi["households_credit"], "户"), border=True)
-    columns[4].metric("贷款余额", fmt.wan(kpi["outstanding_balance"]), border=True)
-    columns[5].metric(
-        "停止新增授信", fmt.count(kpi["households_credit_stopped"], "户"), border=True
+    freshness = data.rating_freshness(view.token, view.as_of, view.scope)
+    stale = int(freshness["households_rating_stale"].sum()) if freshness.height else 0
+    ui.kpi_cards(
+        [
+            ui.Card("熔断状态", ui.STATUS_BADGES[status]),
+            ui.Card("不良率", fmt.percent(kpi["npl_rate"])),
+            ui.Card("评级农户", fmt.count(kpi["households_rated"], "户")),
+            ui.Card("信用户", fmt.count(kpi["households_credit"], "户"), help="A级及以上"),
+            ui.Card("贷款余额（万元）", fmt.wan(kpi["outstanding_balance"], unit=False)),
+            ui.Card(
+                "停止授信",
+                fmt.count(kpi["households_credit_stopped"], "户"),
+                help="停止新增授信的农户（R-B3）",
+            ),
+            ui.Card(
+                "评级过期",
+                fmt.count(stale, "户"),
+                help=f"评分所依据的信息采集已超过 {why_ui.stale_line(view)} 个月，应重新采集",
+            ),
+        ],
+        key="village",
     )
+    if status in ("熔断", "预警"):
+        why_ui.village_trip_panel(view, view.scope.village_code, key="village")
 
     if not view.scope.names_households:
         # 领导小组: figures and charts, never a list of named households.
@@ -172,20 +204,29 @@ def household_view(household_id: str) -> None:
         f"身份证号 {fmt.markdown_text(row['head_id_number'] or '—')}；"
         f"评分依据 {fmt.date_label(row['collected_on'])} 的信息采集"
     )
-    columns = st.columns(6)
-    columns[0].metric("信用等级", row["grade"], border=True)
-    columns[1].metric("评分", f"{row['score']} 分", border=True)
-    columns[2].metric("授信额度", fmt.yuan(row["credit_limit"]), border=True)
-    columns[3].metric("可用额度", fmt.yuan(row["available_credit"]), border=True)
-    columns[4].metric("贷款余额", fmt.yuan(row["outstanding_principal"]), border=True)
-    columns[5].metric(
-        "在贷最长逾期天数",
-        f"{row['max_dpd']} 天",
-        border=True,
-        help="该户当日在贷贷款中逾期最长的天数；已结清或已核销的贷款见下方贷款列表。",
+    ui.kpi_cards(
+        [
+            ui.Card("信用等级", row["grade"]),
+            ui.Card("评分", f"{row['score']} 分"),
+            ui.Card("授信额度（元）", fmt.yuan(row["credit_limit"], unit=False)),
+            ui.Card("可用额度（元）", fmt.yuan(row["available_credit"], unit=False)),
+            ui.Card("贷款余额（元）", fmt.yuan(row["outstanding_principal"], unit=False)),
+            ui.Card(
+                "最长逾期天数",
+                f"{row['max_dpd']} 天",
+                help="该户当日在贷贷款中逾期最长的天数；已结清或已核销的贷款见下方贷款列表。",
+            ),
+        ],
+        key="household",
     )
-    for veto in row["vetoes"] or []:
-        st.error(fmt.VETO_WORDS.get(veto, veto), icon=":material/block:")
+    if row.get("rating_stale"):
+        st.warning(
+            f"评级所依据的信息采集（{fmt.date_label(row['collected_on'])}）已有 "
+            f"{row['collection_age_months']} 个月，超过 {why_ui.stale_line(view)} 个月："
+            "评级可能已不反映该户现状，请安排重新采集。",
+            icon=":material/history:",
+        )
+    _vetoes(household_id, row)
 
     steps = fmt.score_steps(
         row,
@@ -193,12 +234,10 @@ def household_view(household_id: str) -> None:
         hide_sensitive=not view.scope.shows_sensitive_vetoes,
     )
     left, right = st.columns([3, 2])
-    left.plotly_chart(charts.score_waterfall(steps), width="stretch")
+    left.plotly_chart(charts.score_waterfall(steps, large=view.meeting), width="stretch")
     with right:
-        st.markdown("**评分过程**")
-        st.markdown(
-            "\n".join(f"{position}. {step.label}" for position, step in enumerate(steps, 1))
-        )
+        st.markdown("**评分过程**（每项后为成立的条件）")
+        st.markdown(_step_lines(household_id, steps))
     steps_table = pl.DataFrame(
         {"step": [step.label for step in steps], "points": [step.points for step in steps]}
     )
@@ -207,7 +246,9 @@ def household_view(household_id: str) -> None:
 
     st.markdown(f"#### 等级历史（近 {data.HISTORY_MONTHS} 个月）")
     history = data.household_history(view.token, view.as_of, view.scope, household_id)
-    st.plotly_chart(charts.grade_history(history, ui.cut_offs(view)), width="stretch")
+    st.plotly_chart(
+        charts.grade_history(history, ui.cut_offs(view), large=view.meeting), width="stretch"
+    )
     with st.expander("等级历史（表格，可下载）"):
         ui.table(
             history.select(
@@ -257,12 +298,13 @@ def household_view(household_id: str) -> None:
         "查看贷款",
         loans["loan_id"].to_list(),
         format_func=lambda loan: f"{loan}（{states[loan]}）",
-        key=f"loan_pick_{household_id}",
+        key=_loan_key(household_id),
     )
     loan_history = data.loan_history(view.token, view.as_of, view.scope, loan_id)
     repayments = data.loan_repayments(view.token, view.as_of, view.scope, loan_id)
     st.plotly_chart(
-        charts.loan_repayment(repayments, loan_history, f"贷款 {loan_id}"), width="stretch"
+        charts.loan_repayment(repayments, loan_history, f"贷款 {loan_id}", large=view.meeting),
+        width="stretch",
     )
     with st.expander("还款计划与还清情况（表格，可下载）"):
         ui.table(
@@ -287,6 +329,70 @@ def household_view(household_id: str) -> None:
             key=f"loan_history_{loan_id}",
             view=view,
         )
+
+
+def _loan_key(household_id: str) -> str:
+    return f"loan_pick_{household_id}"
+
+
+def _show_loan(household_id: str, loan_id: str) -> None:
+    st.session_state[_loan_key(household_id)] = loan_id
+
+
+def _vetoes(household_id: str, row: dict) -> None:
+    """Each veto with its cause: V3 the loan (a written-off one: 已核销贷款仍未还清) with a
+    button that shows it below; V1/V2/V4 the collected item with its collection date (V1/V2 only
+    with view_sensitive_vetoes, otherwise 不宜公开事项)."""
+    vetoes = list(row["vetoes"] or [])
+    if not vetoes:
+        return
+    causes = data.veto_causes(view.token, view.as_of, view.scope, household_id)
+    for veto in vetoes:
+        mine = causes.filter(pl.col("veto") == veto).to_dicts()
+        words = fmt.VETO_WORDS.get(veto, veto)
+        details = []
+        for cause in mine:
+            text = cause["cause"]
+            if cause["collected_on"] is not None:
+                text += f"（{fmt.date_label(cause['collected_on'])} 采集）"
+            details.append(fmt.markdown_text(text))
+        body = f"**{words}**" + ("：" + "；".join(details) if details else "")
+        st.error(body, icon=":material/block:")
+        loans = [cause["loan_id"] for cause in mine if cause.get("loan_id")]
+        if loans:
+            with st.container(horizontal=True, gap="small"):
+                for loan in loans:
+                    st.button(
+                        f"查看贷款 {loan}",
+                        key=f"veto_loan_{household_id}_{loan}",
+                        on_click=_show_loan,
+                        args=(household_id, loan),
+                        help="在下方“贷款”中显示该笔贷款的还款计划与还款情况",
+                        icon=":material/receipt_long:",
+                    )
+
+
+def _step_lines(household_id: str, steps) -> str:
+    """评分过程 as a numbered list, each item with the conditions that held (A1: which of its
+    four), from the collection the score used and the loan book since."""
+    conditions = data.score_conditions(view.token, view.as_of, view.scope, household_id)
+    hidden = set() if view.scope.shows_sensitive_vetoes else set(fmt.SENSITIVE_ITEMS)
+    by_item: dict[str, list[str]] = {}
+    for condition in conditions.iter_rows(named=True):
+        if condition["item"] in hidden:
+            continue
+        words = condition["condition"]
+        if condition["points"]:
+            words += f" {fmt.points(condition['points'])}"
+        by_item.setdefault(condition["item"], []).append(fmt.markdown_text(words))
+    lines = []
+    for position, step in enumerate(steps, 1):
+        line = f"{position}. {fmt.markdown_text(step.label)}"
+        held = by_item.pop(step.item, None) if step.item else None
+        if held:
+            line += "：" + "、".join(held)
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _record_view(household_id: str) -> None:

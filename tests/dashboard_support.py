@@ -35,6 +35,7 @@ PAGE_FILES = {
     "data": "pages/data.py",
     "audit": "pages/audit.py",
     "users": "pages/users.py",
+    "help": "pages/help.py",
 }
 
 

@@ -119,7 +119,7 @@ def test_a_deep_link_opens_the_same_household_view(server, page, dashboard_db):
         f"&village={village}&household={household}"
     )
     open_page(page, url, f"农户编号 {household}")
-    assert page.get_by_test_id("stMetricValue").first.inner_text().strip() == grade
+    assert card_value(page, "信用等级") == grade
     # The last step of 评分过程 (the chart's axis says the same, drawn later).
     page.get_by_role("listitem").filter(has_text=f"最终得分 {score}").first.wait_for()
     assert f"household={household}" in page.url
@@ -181,7 +181,9 @@ def test_downloading_the_village_breaker_table_as_csv(server, page, dashboard_db
         dashboard_db,
         "select count(*) from main.village_breaker where as_of = (select max(as_of) from main.village_breaker)",
     )[0][0]
-    assert len(lines) == 1 + villages
+    # A header, one line per village, and the totals row (合计 N 个村).
+    assert len(lines) == 1 + villages + 1
+    assert lines[-1].startswith(f"合计 {villages} 个村,")
 
 
 def test_downloading_the_township_summary_as_xlsx(server, page, dashboard_db, tmp_path):
@@ -207,7 +209,7 @@ def test_downloading_the_township_summary_as_xlsx(server, page, dashboard_db, tm
     assert "生成时间" in sheet["A2"].value
     headers = [cell.value for cell in sheet[3]]
     totals = [cell.value for cell in sheet[sheet.max_row]]
-    assert totals[0] == "合计" and totals[headers.index("评级户数")] == rated
+    assert totals[0] == "全区合计" and totals[headers.index("评级户数")] == rated
 
 
 def test_every_page_renders_and_is_screenshotted(server, page):
@@ -408,9 +410,10 @@ def test_the_page_benchmark_reports_every_page(dashboard_db, tmp_path):
         timeout=600,
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
-    assert "超过 1 秒" in finished.stdout
+    assert "点击超过 1 秒" in finished.stdout and "打开链接超过 2 秒" in finished.stdout
     results = json.loads(out.read_text(encoding="utf-8"))
     assert set(results["pages"]) == set(BENCH_PAGES) == set(PAGES)
     for row in results["pages"].values():
         assert 0 < row["load_median_s"] <= row["load_max_s"]
         assert 0 < row["click_median_s"] <= row["click_max_s"]
+        assert row["load_server_cpu_median_s"] > 0 and row["click_server_cpu_median_s"] > 0

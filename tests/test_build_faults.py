@@ -22,7 +22,7 @@ from contract_folder import canonical, write_folder
 
 from huinong import REPO_ROOT, rebuild, writer
 from huinong.intake import accept_delivery
-from huinong.warehouse import FAULT_ENV, build
+from huinong.warehouse import FAULT_ENV, FAULT_GATE_ENV, build
 
 TIMEOUT = 180
 
@@ -40,7 +40,9 @@ def _wait(db: Path) -> rebuild.RebuildStatus:
 
 
 def _cli_build(store: Path, db: Path, report: Path | None = None) -> subprocess.Popen:
-    env = {key: value for key, value in os.environ.items() if key != FAULT_ENV}
+    env = {
+        key: value for key, value in os.environ.items() if key not in (FAULT_ENV, FAULT_GATE_ENV)
+    }
     command = [sys.executable, "-m", "huinong", "build", "--raw-dir", str(store), "--db", str(db)]
     if report is not None:
         command += ["--report", str(report)]
@@ -72,11 +74,21 @@ def test_a_build_killed_at_any_stage_never_hurts_the_published_warehouse(tmp_pat
 
     left: list[str] = []
     for stage in ("intake", "dbt", "build_info", "publish", "published"):
+        gate = tmp_path / f"kill-{stage}"
         monkeypatch.setenv(FAULT_ENV, stage)
+        monkeypatch.setenv(FAULT_GATE_ENV, str(gate))
         rebuild.start_rebuild(store, db)
         monkeypatch.delenv(FAULT_ENV)
+        monkeypatch.delenv(FAULT_GATE_ENV)
+        # The page's build holds the lock (it waits at its fault point until the gate opens)
+        # while the command line tries to build.
+        deadline = time.monotonic() + TIMEOUT
+        while not writer.is_held(db):
+            assert time.monotonic() < deadline, stage
+            time.sleep(0.05)
         racing = _cli_build(store, db)
         _, racing_err = racing.communicate(timeout=TIMEOUT)
+        gate.touch()
         status = _wait(db)
         # One writer: the command line found the page's build running and left it alone.
         assert racing.returncode == 1, stage
@@ -114,3 +126,4 @@ def test_a_build_killed_at_any_stage_never_hurts_the_published_warehouse(tmp_pat
 @pytest.fixture(autouse=True)
 def _no_fault_leaks(monkeypatch):
     monkeypatch.delenv(FAULT_ENV, raising=False)
+    monkeypatch.delenv(FAULT_GATE_ENV, raising=False)

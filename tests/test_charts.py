@@ -56,11 +56,25 @@ def test_grade_mix_stacks_every_grade_in_its_colour(trend):
     assert {trace.stackgroup for trace in figure.data} == {"grades"}
 
 
-def test_meeting_mode_enlarges_figures(trend):
+def test_meeting_mode_enlarges_figures_with_dark_ticks_and_legends(trend):
     normal = charts.outstanding_and_npl_trend(trend, 0.03)
     large = charts.outstanding_and_npl_trend(trend, 0.03, large=True)
     assert large.layout.height > normal.layout.height
+    assert large.layout.height <= charts.LARGE_MAX_HEIGHT  # one screen
     assert large.layout.font.size > normal.layout.font.size
+    assert large.layout.legend.font.size == large.layout.xaxis.tickfont.size == charts.LARGE_FONT
+    assert large.layout.yaxis2.tickfont.color == charts.TEXT_COLOUR
+
+
+def test_both_trend_axes_tick_at_round_values(trend):
+    """0/1/2/3/4 %, not 0.8/1.6/2.3/3.1; the balance axis has as many steps, so that the
+    gridlines of the one meet the ticks of the other."""
+    figure = charts.outstanding_and_npl_trend(trend, 0.03)
+    rates, balances = figure.layout.yaxis2, figure.layout.yaxis
+    assert (rates.tick0, rates.dtick) == (0, 1) and list(rates.range) == [0, 4]
+    assert rates.ticksuffix == "%"
+    assert balances.dtick == 50 and list(balances.range) == [0, 200]  # 125 万元 at most
+    assert [charts.nice_step(top) for top in (3.45, 16, 23_000, 0.3)] == [1, 5, 10_000, 0.1]
 
 
 def test_grade_distribution_bars_per_area_and_grade():
@@ -106,7 +120,8 @@ def test_item_contributions_biggest_effect_first_and_signed_colours():
     bars = figure.data[0]
     assert list(bars.y) == ["D1 增收创业", "一加分 建档立卡", "A1 户主信息"]
     assert list(bars.x) == [-3.2, 1.1, 0.5]
-    assert list(bars.marker.color) == [charts.LINE_COLOUR, "#2ca02c", "#2ca02c"]
+    # Colour-blind safe: deductions vermillion, additions blue (never red against green).
+    assert list(bars.marker.color) == [fmt.DEDUCT_COLOUR, fmt.ADD_COLOUR, fmt.ADD_COLOUR]
 
 
 def test_migration_matrix_counts_from_rows_to_columns():
@@ -128,23 +143,42 @@ def test_migration_matrix_counts_from_rows_to_columns():
     assert heat.z[rows.index("AAA")][columns.index("AAA")] == 0
 
 
-def test_village_npl_rates_coloured_by_status_with_both_lines():
+def test_village_npl_rates_coloured_and_labelled_by_status_with_both_lines():
     villages = pl.DataFrame(
         {
             "village_name": ["甲村", "乙村", "丙村", "丁村"],
             "township_name": ["一乡"] * 4,
-            "npl_rate": [Decimal("0.05"), Decimal("0.025"), Decimal("0.001"), None],
-            "status": ["熔断", "预警", "正常", "无贷款"],
+            "npl_rate": [Decimal("0.025"), Decimal("0.05"), Decimal("0.001"), None],
+            "status": ["预警", "熔断", "正常", "无贷款"],
         }
     )
     figure = charts.village_npl_rates(villages, line_rate=0.03, watch_rate=0.02)
     by_status = {trace.name: trace for trace in figure.data}
-    assert by_status["熔断"].marker.color == fmt.STATUS_COLOURS["熔断"] == "#d62728"
+    assert by_status["熔断"].marker.color == fmt.STATUS_COLOURS["熔断"] == "#d55e00"
     assert by_status["预警"].marker.color == fmt.STATUS_COLOURS["预警"]
-    assert list(by_status["熔断"].x) == ["甲村"] and list(by_status["熔断"].y) == [5.0]
-    assert list(by_status["无贷款"].y) == [0.0]
-    assert sorted(shape.y0 for shape in figure.layout.shapes) == [2.0, 3.0]
-    assert list(figure.layout.xaxis.categoryarray) == ["甲村", "乙村", "丙村", "丁村"]
+    assert by_status["熔断"].orientation == "h"
+    assert list(by_status["熔断"].y) == ["一乡 乙村"] and list(by_status["熔断"].x) == [5.0]
+    assert list(by_status["熔断"].text) == ["5.00% 熔断"]  # the status written, not only coloured
+    assert "无贷款" not in by_status  # no lending, no rate: not drawn
+    assert sorted(shape.x0 for shape in figure.layout.shapes) == [2.0, 3.0]
+    # Highest rate first (top of the chart), every name with its township.
+    assert list(figure.layout.yaxis.categoryarray) == ["一乡 乙村", "一乡 甲村", "一乡 丙村"]
+    assert figure.layout.xaxis.dtick == 2 and list(figure.layout.xaxis.range) == [0, 8]
+
+
+def test_village_npl_rates_draw_only_the_highest_of_many_villages():
+    villages = pl.DataFrame(
+        {
+            "village_name": [f"{index}村" for index in range(47)],
+            "township_name": ["一乡"] * 47,
+            "npl_rate": [Decimal(index) / 1000 for index in range(47)],
+            "status": ["正常"] * 47,
+        }
+    )
+    figure = charts.village_npl_rates(villages, 0.03, 0.02, top=10)
+    assert len(figure.layout.yaxis.categoryarray) == 10
+    assert figure.layout.yaxis.categoryarray[0] == "一乡 46村"
+    assert figure.layout.title.text == "不良率最高的 10 个行政村（共 47 个有贷款）"
 
 
 def test_township_share_against_the_thirty_percent_line():
@@ -161,7 +195,8 @@ def test_township_share_against_the_thirty_percent_line():
     bars = figure.data[0]
     assert list(bars.y) == [30.0, 10.0]
     assert list(bars.marker.color) == [fmt.STATUS_COLOURS["熔断"], fmt.STATUS_COLOURS["正常"]]
-    assert list(bars.text) == ["3/10", "1/10"]
+    assert list(bars.text) == ["3/10 熔断", "1/10"]
+    assert figure.layout.yaxis.dtick == 10 and figure.layout.yaxis.ticksuffix == "%"
     assert figure.layout.shapes[0].y0 == 30.0
 
 

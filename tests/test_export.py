@@ -91,10 +91,33 @@ def test_csv_is_utf8_with_bom_and_keeps_ids_and_amounts_exact():
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0][:5] == ["乡镇", "行政村", "农户编号", "户主姓名", "户主身份证号"]
-    assert [row[4] for row in rows[1:]] == ID_NUMBERS
+    # Each ID number after a tab, so that Excel and WPS keep all 18 characters as text when the
+    # file is opened by double-click; a program gets it with the tab in front (strip() it).
+    assert b",\t41120219800101001X," in body and b",\t411202198512310017," in body
+    assert [row[4] for row in rows[1:]] == ["\t" + number for number in ID_NUMBERS]
+    assert [row[4].strip() for row in rows[1:]] == ID_NUMBERS
     assert rows[1][rows[0].index("可用额度（元）")] == "120000.50"
     assert rows[1][rows[0].index("建档立卡")] == "是"
-    assert len(rows) == 3  # no title and no totals row: a program reads it as it is
+    assert len(rows) == 3  # no title and no totals row in a list: a program reads it as it is
+
+
+def test_csv_codes_of_digits_stay_whole_text_in_a_spreadsheet():
+    """Village (12 digits) and township (9) codes and all-digit household ids are written after a
+    tab; a code with letters, or a masked ID number, as it is."""
+    spec = export.spec_for(
+        ["township_code", "village_code", "household_id", "head_id_number", "loan_id"], "codes"
+    )
+    frame = pl.DataFrame(
+        {
+            "township_code": ["411202006"],
+            "village_code": ["411202006201"],
+            "household_id": ["000123"],
+            "head_id_number": ["411202********001X"],
+            "loan_id": ["L0001"],
+        }
+    )
+    body = export.write_csv(spec, frame)
+    assert body.splitlines()[1] == (b"\t411202006,\t411202006201,\t000123,411202********001X,L0001")
 
 
 def test_public_notice_masks_id_numbers_in_both_files():
@@ -137,7 +160,7 @@ def test_rates_and_wan_amounts_are_numbers_with_formats():
     rate = sheet.cell(row=4, column=headers.index("不良率") + 1)
     assert rate.value == pytest.approx(0.03125) and rate.number_format == "0.00%"
     body = export.write_csv(spec, frame).decode("utf-8-sig")
-    assert "1234.567800" in body and "3.1250%" in body
+    assert ",1234.57," in body and "3.1250%" in body  # 万元 with 2 decimals, as on the page
 
 
 # ── hostile cells: a household name that is a formula ─────────────────────────────────────
@@ -187,10 +210,12 @@ def test_csv_cells_that_would_start_a_formula_open_as_text():
     assert rows[3][header.index("农户编号")] == "'=1+1"
     # Amounts we write stay numbers, a negative one included; ID numbers are untouched.
     assert rows[1][header.index("贷款余额（元）")] == "-1234.50"
-    assert rows[1][header.index("户主身份证号")] == ID_NUMBERS[0]
+    assert rows[1][header.index("户主身份证号")] == "\t" + ID_NUMBERS[0]
     for row in rows[1:]:
         for cell in row:
-            assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
+            # A tab only in front of a code of digits (see test_csv_codes_of_digits…).
+            assert not cell.startswith("\t") or cell[1:].rstrip("X").isdigit(), cell
+            assert not cell.startswith(("=", "+", "@", "\r")), cell
             assert not cell.startswith("-") or cell == "-1234.50", cell
 
 
@@ -291,7 +316,7 @@ def test_township_summary_totals_equal_the_district_row_of_kpi_monthly(token, ap
     )[0][0]
     totals = [cell.value for cell in sheet[sheet.max_row]]
     assert sheet.max_row == 3 + townships + 1
-    assert totals[0] == "合计"
+    assert totals[0] == "全区合计"
     assert totals[headers.index("评级户数")] == rated
     assert totals[headers.index("行政村数")] == villages
     assert totals[headers.index("授信总额（万元）")] == pytest.approx(float(granted) / 10000)
@@ -350,4 +375,32 @@ def test_village_breaker_csv_lists_every_village_with_its_status(token, app_db):
             [as_of],
         )
     )
-    assert {row["行政村代码"]: row["熔断状态"] for row in rows} == expected
+    *villages, totals = rows
+    assert {row["行政村代码"].strip(): row["熔断状态"] for row in villages} == expected
+    assert totals["乡镇"] == f"合计 {len(expected)} 个村"
+
+
+def test_township_summary_csv_ends_with_the_xlsx_totals_row(token, app_db):
+    """The 全区合计 row the page and the xlsx show, in the CSV too: every total equal."""
+    as_of = latest_as_of(app_db)
+    scope = data.authorize(OFFICE, purpose="export")
+    sheet, headers = _report_xlsx(token, "township_summary", as_of, scope)
+    spec = export.REPORT_SPECS["township_summary"]
+    body = export.write_csv(spec, data.stream_report(token, "township_summary", as_of, scope))
+    csv_rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert csv_rows[0] == headers
+    csv_totals = csv_rows[-1]
+    xlsx_totals = [cell.value for cell in sheet[sheet.max_row]]
+    assert csv_totals[0] == xlsx_totals[0] == "全区合计"
+    for column, csv_value, xlsx_value in zip(spec.columns, csv_totals, xlsx_totals, strict=True):
+        if column.kind == "rate":
+            assert float(csv_value.rstrip("%")) == pytest.approx(xlsx_value * 100, abs=5e-5)
+        elif column.kind in ("int", "yuan", "wan"):
+            assert Decimal(csv_value) == Decimal(f"{xlsx_value:.2f}"), column.label
+        elif column.key != "township_code":
+            assert csv_value == "" and xlsx_value is None, column.label
+    # The page shows the same row (pages/exports.py reads export.totals_row).
+    page_totals = export.totals_row(
+        spec, data.stream_report(token, "township_summary", as_of, scope)
+    )
+    assert page_totals["households_rated"] == int(csv_totals[headers.index("评级户数")])

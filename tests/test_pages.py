@@ -90,17 +90,17 @@ def test_overview_cards_equal_kpi_monthly_for_the_district(app_db, as_of):
     kpi = _kpi(app_db, as_of)
     assert at.query_params["as_of"] == as_of.isoformat()
     assert metric(at, "评级农户") == fmt.count(kpi["households_rated"], "户")
-    assert metric(at, "信用户（A级及以上）") == fmt.count(kpi["households_credit"], "户")
-    assert metric(at, "授信总额") == fmt.wan(kpi["credit_granted"])
+    assert metric(at, "信用户") == fmt.count(kpi["households_credit"], "户")
+    assert metric(at, "授信总额（万元）") == fmt.wan(kpi["credit_granted"], unit=False)
     assert metric(at, "获贷农户") == fmt.count(kpi["borrowing_households"], "户")
-    assert metric(at, "建档立卡户获贷率") == fmt.percent(kpi["poor_loan_access_rate"])
-    assert metric(at, "贷款余额") == fmt.wan(kpi["outstanding_balance"])
+    assert metric(at, "建档立卡获贷率") == fmt.percent(kpi["poor_loan_access_rate"])
+    assert metric(at, "贷款余额（万元）") == fmt.wan(kpi["outstanding_balance"], unit=False)
     assert metric(at, "不良率") == fmt.percent(kpi["npl_rate"])
-    assert metric(at, "熔断村 / 熔断乡镇") == (
+    assert metric(at, "熔断村 / 乡镇") == (
         f"{kpi['villages_tripped']} 村 / {kpi['townships_tripped']} 乡镇"
     )
     assert metric(at, f"信用村（{kpi['title_year']}年）") == f"{kpi['credit_villages']} 个"
-    assert metric(at, "风险补偿金使用率") == fmt.percent(kpi["fund_utilisation"])
+    assert metric(at, "补偿金使用率") == fmt.percent(kpi["fund_utilisation"])
 
 
 def test_overview_deltas_compare_with_the_previous_month_end(app_db, as_of):
@@ -112,7 +112,9 @@ def test_overview_deltas_compare_with_the_previous_month_end(app_db, as_of):
         Decimal(change), lambda value: fmt.count(value, "户")
     )
     change = now["outstanding_balance"] - before["outstanding_balance"]
-    assert metric_delta(at, "贷款余额") == fmt.signed(change, fmt.wan)
+    assert metric_delta(at, "贷款余额（万元）") == fmt.signed(
+        change, lambda value: fmt.wan(value, unit=False)
+    )
 
 
 def test_overview_of_a_township_reads_its_kpi_row(app_db, as_of):
@@ -147,8 +149,8 @@ def test_overview_of_a_village_computes_its_figures_from_the_marts(app_db, as_of
         [as_of, village],
     )[0]
     assert metric(at, "评级农户") == fmt.count(rated, "户")
-    assert metric(at, "信用户（A级及以上）") == fmt.count(credit, "户")
-    assert metric(at, "贷款余额") == fmt.wan(outstanding)
+    assert metric(at, "信用户") == fmt.count(credit, "户")
+    assert metric(at, "贷款余额（万元）") == fmt.wan(outstanding, unit=False)
     assert metric(at, "不良率") == fmt.percent(npl_rate)
     # The status label is village_breaker's own (熔断/预警/正常/无贷款), not re-derived.
     assert metric(at, "本村熔断状态").endswith(f"[**{status}**]")
@@ -280,8 +282,14 @@ def test_the_month_migration_compares_with_is_part_of_the_link(app_db, as_of):
     assert at.query_params["compare"] == month_ends[0].isoformat()
     # Other pages' links do not carry it; a month after the chosen one is ignored.
     assert "compare" not in open_app("breaker", {"compare": month_ends[0].isoformat()}).query_params
-    later = open_app("grades", {"as_of": month_ends[1].isoformat(), "compare": as_of.isoformat()})
-    assert "compare" not in later.query_params
+    # A month after the chosen one is not compared with: the link says so and stays as written.
+    link = {"as_of": month_ends[1].isoformat(), "compare": as_of.isoformat()}
+    later = open_app("grades", link)
+    assert [rendered(item.value) for item in later.warning] == [
+        f"链接中的对比月份（compare）“{as_of.isoformat()}”不早于统计日期 "
+        f"{fmt.as_of_label(month_ends[1], True)}；对比月份须在统计日期之前，未作对比。"
+    ]
+    assert later.query_params == link
 
 
 def test_grades_by_village_lists_every_village_of_the_district(app_db, as_of):
@@ -332,7 +340,7 @@ def test_breaker_page_counts_statuses_and_lists_every_village(app_db, as_of):
         "select count(*) from main.household_scores where as_of = ? and credit_stopped",
         [as_of],
     )
-    assert metric(at, "停止新增授信农户") == fmt.count(stopped, "户")
+    assert metric(at, "停止授信农户") == fmt.count(stopped, "户")
     if stopped:
         assert len(table(at, "停止新增授信农户名单")) == min(stopped, data.MAX_ROWS)
 
@@ -414,9 +422,11 @@ def test_a_deep_link_opens_the_household_view(app_db, as_of):
     at = open_app("village", params)
     assert at.query_params == params
     assert metric(at, "评分") == "0 分"
-    assert metric(at, "在贷最长逾期天数") == f"{_max_dpd(app_db, as_of, household)} 天"
-    shown = {item.value for item in at.error}
-    assert {fmt.VETO_WORDS[veto] for veto in vetoes} <= shown
+    assert metric(at, "最长逾期天数") == f"{_max_dpd(app_db, as_of, household)} 天"
+    # Each veto in its own box, its words first, then its cause (the loan, the collection).
+    shown = [item.value for item in at.error]
+    for veto in vetoes:
+        assert any(text.startswith(f"**{fmt.VETO_WORDS[veto]}**：") for text in shown), shown
 
 
 def test_a_link_naming_only_the_household_finds_its_village(app_db, as_of):
@@ -472,17 +482,23 @@ def test_a_written_off_loan_is_listed_with_its_history(app_db, as_of):
 
 
 def test_an_unknown_place_in_a_link_is_named_and_nothing_of_it_is_shown(app_db, as_of):
-    at = open_app("village", {"as_of": "1999-01-31", "township": "nowhere"})
-    assert [item.value for item in at.error] == ["乡镇代码应为 9 位数字：nowhere"]
-    assert "链接中的月份 1999-01-31 没有数据" in rendered(at.warning[0].value)
-    assert not at.metric and not at.dataframe
-    # The link is rewritten to what the account may see: the district, at the latest month.
-    assert at.query_params == {"as_of": as_of.isoformat()}
+    link = {"as_of": "1999-01-31", "township": "nowhere"}
+    at = open_app("village", link)
+    first = scalar(app_db, "select min(as_of) from main.kpi_monthly")
+    warnings = [rendered(item.value) for item in at.warning]
+    assert warnings[0].startswith(
+        "链接中的统计日期（as_of）“1999-01-31”（1999年1月31日）没有统计数据"
+    )
+    assert warnings[0].endswith(f"已显示最近的 {fmt.as_of_label(first, True)}。")
+    assert warnings[1] == "链接中的乡镇代码（township）“nowhere”应为 9 位数字；已显示全区。"
+    # The link stays as written while its messages stand: nothing silently replaced.
+    assert at.query_params == link
     unknown = open_app("village", {"township": "411299999"})
-    assert [item.value for item in unknown.error] == [
-        "乡镇代码 411299999 不存在：数据中没有这个乡镇。"
+    assert [rendered(item.value) for item in unknown.warning] == [
+        "链接中的乡镇代码（township） 411299999 不在乡镇名单中，或不在本账号的查看范围内；"
+        "已显示全区。"
     ]
-    assert not unknown.dataframe
+    assert unknown.query_params == {"township": "411299999"}
 
 
 # ── 报表导出 ──────────────────────────────────────────────────────────────────────────────────
