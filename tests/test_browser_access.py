@@ -86,12 +86,12 @@ def events(trail, kind: str, username: str) -> int:
 
 def test_each_role_sees_its_own_pages_only(dashboard_server, browser):
     expected = {
-        "jrb": [*DASHBOARD_PAGES, "数据管理", "用户管理"],
-        "ld": DASHBOARD_PAGES,
-        "xz": DASHBOARD_PAGES,
-        "cun": DASHBOARD_PAGES,
-        "yh": DASHBOARD_PAGES,
-        "sj": [],  # one page, 审计日志, and Streamlit draws no menu for a single page
+        "jrb": [*DASHBOARD_PAGES, "数据管理", "用户管理", "使用说明"],
+        "ld": [*DASHBOARD_PAGES, "使用说明"],
+        "xz": [*DASHBOARD_PAGES, "使用说明"],
+        "cun": [*DASHBOARD_PAGES, "使用说明"],
+        "yh": [*DASHBOARD_PAGES, "使用说明"],
+        "sj": ["审计日志", "使用说明"],
     }
     labels = {user.username: user.role_label for user in dashboard_server.accounts.users.values()}
     for username, pages in expected.items():
@@ -144,8 +144,9 @@ def test_a_township_account_sees_and_exports_only_its_township(
     )
     villages = download(page, "村级熔断监测表", "下载 CSV", tmp_path)
     with villages.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        *rows, total = list(csv.DictReader(handle))
     assert {row["乡镇"] for row in rows} == {own_name}
+    assert total["乡镇"] == f"合计 {len(rows)} 个村"
     assert len(rows) == scalar(
         dashboard_db,
         "select count(*) from main.village_breaker where as_of = ? and township_code = ?",
@@ -200,6 +201,9 @@ def test_without_view_full_id_the_id_number_is_masked_on_screen_and_in_files(
         f"&household={household}"
     )
     open_page(page, url, f"农户编号 {household}", user="yh")
+    # The veto panel is drawn after the household's heading: read the page once it is there.
+    page.get_by_text("一票否决（不宜公开事项）").first.wait_for()
+    settle(page)
     shown = page.get_by_test_id("stMain").inner_text()
     assert f"身份证号 {full_id[:6]}********{full_id[-4:]}" in shown
     assert full_id not in page.content()
@@ -277,7 +281,7 @@ def test_signing_in_through_the_identity_provider(dashboard_server, page):
     wait_until_idle(page)
     sidebar = page.get_by_test_id("stSidebar").inner_text().replace(WORD_JOINER, "")
     assert f"张三（{OIDC_SUB}）" in sidebar and "乡镇 ·" in sidebar
-    assert nav_links(page) == DASHBOARD_PAGES
+    assert nav_links(page) == [*DASHBOARD_PAGES, "使用说明"]
     page.wait_for_url(f"**township={accounts.township}**")
     assert events(trail, "sign_in", OIDC_SUB) == before + 1
     assert (

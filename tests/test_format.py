@@ -147,6 +147,7 @@ def test_every_column_a_page_shows_has_a_chinese_header():
         assert kind in {
             "text",
             "id",
+            "code",
             "int",
             "float",
             "yuan",
