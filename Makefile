@@ -39,8 +39,11 @@ run: setup demo
 		$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) \
 		--server.headless true
 
+# Two workers, each running whole files (a file's fixtures stay in one process); each worker
+# builds its own small session warehouse.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
