@@ -14,6 +14,7 @@ import csv
 import os
 import re
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 
 import openpyxl
@@ -234,10 +235,14 @@ def test_five_wrong_passwords_lock_the_account(dashboard_server, page):
     page.get_by_text("密码错误次数过多，账号已锁定至").wait_for()
     # The right password does not open a locked account.
     sign_in(page, "suo", PASSWORD)
+    trail = accounts.trail()
+    # The page already says 已锁定 from the fifth attempt: wait for the sixth to be recorded.
+    deadline = time.monotonic() + 30
+    while events(trail, "sign_in_failed", "suo") < 6 and time.monotonic() < deadline:
+        time.sleep(0.2)
     wait_until_idle(page)
     page.get_by_text("账号已锁定至").first.wait_for()
     assert not page.get_by_text("评级农户").count()
-    trail = accounts.trail()
     assert events(trail, "account_locked", "suo") == 1
     assert events(trail, "sign_in_failed", "suo") == 6
     assert events(trail, "sign_in", "suo") == 0
