@@ -110,11 +110,11 @@
 {#- The rows of a big relation that a per-date model rebuilds from (see rebuilt), as a select: the
     dates from incremental_from on, then the earlier rows a move changes, each part by itself, so
     that DuckDB filters the relation's scan by each (an "or" of them reads every row). -#}
-{% macro select_rebuilt(relation, as_of_column, township=none, village=none, borrower=none, household=none) -%}
+{% macro select_rebuilt(relation, as_of_column, township=none, village=none, borrower=none, household=none, stop_village=none) -%}
     select * from {{ relation }}
     {%- if is_monthly_increment() %}
     where {{ as_of_column }} >= date '{{ var('incremental_from') }}'
-        {%- set parts = rebuilt_earlier_parts(as_of_column, township, village, borrower, household) %}
+        {%- set parts = rebuilt_earlier_parts(as_of_column, township, village, borrower, household, stop_village) %}
         {%- for part in parts %}
     union all
     select * from {{ relation }}
@@ -129,10 +129,10 @@
 
 {#- pre_hook of a per-date model: remove the rows it rebuilds (including the previous build's
     provisional as-of date) before they are appended anew. -#}
-{% macro delete_rebuilt(as_of_column='as_of', township=none, village=none, borrower=none, household=none) -%}
+{% macro delete_rebuilt(as_of_column='as_of', township=none, village=none, borrower=none, household=none, stop_village=none) -%}
     {%- if is_monthly_increment() -%}
         delete from {{ this }}
-        where {{ rebuilt_predicate(as_of_column, township, village, borrower, household) }}
+        where {{ rebuilt_predicate(as_of_column, township, village, borrower, household, stop_village) }}
     {%- endif -%}
 {%- endmacro %}
 

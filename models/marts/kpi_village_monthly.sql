@@ -10,11 +10,17 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_rebuilt('as_of', township='township_code') }}",
+    pre_hook="{{ delete_rebuilt('as_of', village='village_code', stop_village='village_code') }}",
 ) }}
 
-
--- depends_on: {{ source('intake', 'touched_townships') }}
+-- A monthly build in which households moved (macros/incremental.sql) rebuilds, on the earlier dates,
+-- the villages they left and joined (their households, loans, readings and titles changed) and the
+-- (village, date) pairs whose credit stop or its reason changed: the township columns
+-- (townships_tripped) of a village change only with its stop reason (int_credit_stops), which names
+-- the township's breaker. The other villages of their townships keep their rows.
+-- depends_on: {{ source('intake', 'touched_villages') }}
+-- depends_on: {{ source('intake', 'previous_credit_stops') }}
+-- depends_on: {{ ref('int_credit_stops') }}
 
 with
 
@@ -32,11 +38,11 @@ villages as (
 
 -- Read twice (credit, poor_interest): scanned twice rather than held in memory.
 scores as not materialized (
-    {{ select_rebuilt(ref('household_scores'), 'as_of', township='township_code') }}
+    {{ select_rebuilt(ref('household_scores'), 'as_of', village='village_code', stop_village='village_code') }}
 ),
 
 loans as (
-    {{ select_rebuilt(ref('loan_status'), 'as_of', township='township_code') }}
+    {{ select_rebuilt(ref('loan_status'), 'as_of', village='village_code', stop_village='village_code') }}
 ),
 
 loan_book as (
@@ -286,7 +292,7 @@ grid as (
         snapshots.breaker_month_end
     from villages
     cross join snapshots
-    where {{ rebuilt('snapshots.as_of', township='villages.township_code') }}
+    where {{ rebuilt('snapshots.as_of', village='villages.village_code', stop_village='villages.village_code') }}
 ),
 
 village_sums as (

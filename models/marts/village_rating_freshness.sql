@@ -6,11 +6,12 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_rebuilt('as_of', township='township_code') }}",
+    pre_hook="{{ delete_rebuilt('as_of', village='village_code') }}",
 ) }}
 
-
--- depends_on: {{ source('intake', 'touched_townships') }}
+-- A monthly build in which households moved rebuilds, on the earlier dates, the villages they left
+-- and joined: only their rated households changed.
+-- depends_on: {{ source('intake', 'touched_villages') }}
 
 with
 
@@ -24,7 +25,7 @@ snapshots as (
 
 scores as (
     select * from {{ ref('household_scores') }}
-    where {{ rebuilt('as_of', township='township_code') }}
+    where {{ rebuilt('as_of', village='village_code') }}
 ),
 
 counted as (
@@ -57,7 +58,7 @@ final as (
         on
             villages.village_code = counted.village_code
             and snapshots.as_of = counted.as_of
-    where {{ rebuilt('snapshots.as_of', township='villages.township_code') }}
+    where {{ rebuilt('snapshots.as_of', village='villages.village_code') }}
 )
 
 select * from final
