@@ -218,17 +218,21 @@ def _deliveries(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from huinong.bench import run_bench
+    from huinong.bench import BenchFailed, run_bench
 
     sizes = [int(size) for size in args.households.split(",") if size.strip()]
-    run_bench(
-        sizes,
-        out=Path(args.out) if args.out else None,
-        seed=args.seed,
-        progress=_say,
-        work_dir=Path(args.work_dir) if args.work_dir else None,
-        keep=args.keep,
-    )
+    try:
+        run_bench(
+            sizes,
+            out=Path(args.out) if args.out else None,
+            seed=args.seed,
+            progress=_say,
+            work_dir=Path(args.work_dir) if args.work_dir else None,
+            keep=args.keep,
+        )
+    except BenchFailed as error:
+        _say(str(error))
+        return 1
     return 0
 
 

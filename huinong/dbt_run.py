@@ -23,6 +23,9 @@ from huinong.publication import spill_path
 from huinong.workspace import work_folder
 
 Progress = Callable[[str], None]
+# For profiling a build: dbt's target folder (the SQL each model and test ran) and its log are
+# copied there.
+KEEP_TARGET_ENV = "HUINONG_DBT_KEEP_TARGET"
 Events = Callable[[dict], None]
 
 
@@ -154,6 +157,10 @@ def run_dbt(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        keep = os.environ.get(KEEP_TARGET_ENV)
+        if keep:
+            shutil.copytree(work_dir / "target", keep, dirs_exist_ok=True)
+            shutil.copytree(work_dir / "logs", Path(keep) / "logs", dirs_exist_ok=True)
         shutil.rmtree(work_dir, ignore_errors=True)
     if not result.success:
         raise DbtFailed(listener.failures, str(result.exception or ""))
