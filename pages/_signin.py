@@ -43,6 +43,7 @@ from huinong.auth import (
 )
 from huinong.format import markdown_text
 
+APP_TITLE = "惠农信用看板"
 TOKEN_KEY = "auth_token"
 USER_KEY = "auth_user"
 SOURCE_KEY = "auth_source"
@@ -137,7 +138,7 @@ def _oidc_session(store: Accounts) -> Session:
 
 
 def _sign_in_form(store: Accounts, notice: str | None) -> None:
-    st.title("惠农信用看板")
+    st.title(APP_TITLE)
     st.caption("金融扶贫信用工程 · 请先登录")
     if notice:
         st.warning(notice, icon=":material/lock_clock:")
