@@ -150,7 +150,8 @@ def _warm_up() -> None:
 
 @st.cache_resource(show_spinner=False)
 def _start_warm_up() -> threading.Thread:
-    """The warm-up, once per server process, beside the first run (the sign-in form)."""
+    """The warm-up, once per server process, started once the first run has drawn its sign-in
+    form (its imports would slow the form's sending)."""
     thread = threading.Thread(target=_warm_up, name="huinong-warm-up", daemon=True)
     thread.start()
     return thread
@@ -170,8 +171,7 @@ def main() -> None:
         # sign-in; nothing but the form is drawn, and the run stops there.
         st.set_page_config(page_title=f"登录 · {APP_TITLE}")
         navigation(None)
-        _start_warm_up()
-        signin.ask_to_sign_in(session, notice)
+        signin.ask_to_sign_in(session, notice, then=_start_warm_up)
     # Only now: a new session's first screen (the form above) is drawn without these. The
     # warm-up imports them; a run waits for it rather than importing the same modules beside it.
     _start_warm_up().join()

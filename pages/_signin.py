@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -231,13 +231,17 @@ def current_session() -> tuple[Session | None, str | None]:
     return None, notice
 
 
-def ask_to_sign_in(session: Session | None, notice: str | None) -> None:
+def ask_to_sign_in(
+    session: Session | None, notice: str | None, then: Callable[[], object] | None = None
+) -> None:
     """The sign-in form, or the forced change of a one-time password; the run stops here,
-    before any page or query."""
+    before any page or query. ``then``: called once the form is drawn (app.py's warm-up)."""
     if session is None:
         _sign_in_form(accounts(), notice)
     else:
         _change_password_form(accounts(), session)
+    if then is not None:
+        then()
     st.stop()
 
 
