@@ -28,11 +28,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
-
 from huinong import REPO_ROOT
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from huinong.auth.scope import User
 
 # Event kinds and the words the 审计日志 page shows. The details each one carries:
@@ -316,6 +316,10 @@ class AuditTrail:
             params.append(int(limit))
         with self._connect() as con:
             rows = con.execute(sql, params).fetchall()
+        # Here, not at the top: the sign-in form records through this module, and a new
+        # session's first screen is drawn without polars (app.py).
+        import polars as pl
+
         schema = {
             "id": pl.Int64,
             "at": pl.Datetime("us"),

@@ -1,15 +1,29 @@
 """python -m huinong.pagebench: how soon each dashboard page is interactive, in a real browser.
 
 Starts `streamlit run app.py` over a warehouse (with an account store of its own and one 金融办
-account), drives Debian's chromium with playwright and, for each page, measures (1) a fresh
-load: a new browser session opens the page's URL, signs in on the form it gets, and waits until
-the page's content is on screen and Streamlit's script run has ended (a new session always signs
-in: the dashboard keeps no session in a cookie); (2) a click: signed in on another page, the
-sidebar link is clicked and the same wait applies. The first load of the server (imports, cold
-caches) is reported apart. Each measure gives its wall time and the CPU time the server process
-spent in it: on a machine shared with other work the wall time grows, the server's CPU does not.
-Targets: a click interactive within 1 s, a link opened cold within 2 s. Speed is judged here,
-not in timed tests.
+account), drives Debian's chromium with playwright and, for each page, measures:
+
+1. a link opened in a new session. The dashboard keeps no session in the browser, so a new
+   session always signs in; the link open is timed in the two parts a user waits for:
+   (a) link opened → the sign-in form interactive (its input on screen, the script run ended);
+   (b) 登录 pressed → the linked page interactive (its data on screen, the script run ended);
+   and as a whole, the typing included (the "cold link open" of earlier benches). Typing the
+   password is the user's own time: the target applies to (a) and to (b) each. Each link open
+   is measured twice over: in a new browser (nothing cached: a browser's first visit, as
+   earlier benches did) and in a new tab of a browser that has opened the dashboard before
+   (Streamlit's scripts cached: a returning user's usual case). For (a) the browser's timestamps
+   split it into the HTML received and Streamlit's JavaScript loaded (the load event); what is
+   left is the websocket, the session's start, the script run and drawing the form;
+2. a click: signed in on another page, the sidebar link is clicked and the same wait applies.
+
+Times are taken by the page's own clock (performance.now()): the click as the page received it,
+the end as the first animation frame in which the page is interactive, so that playwright's round
+trips (slow on a loaded machine) are not counted. The first link opened after the server starts
+(imports, cold caches) is reported apart. Each measure gives its wall time and the CPU time the
+server process spent in it: on a machine shared with other work the wall time grows, the server's
+CPU does not; the load average is recorded at the start and the end. Targets: a click interactive
+within 1 s; each part of a link opened, (a) and (b), within 1.5 s. Speed is judged here, not in
+timed tests.
 """
 
 from __future__ import annotations
@@ -51,10 +65,38 @@ PAGES = {
     "data": ("数据管理", "上传报送"),
 }
 TARGET_SECONDS = 1.0  # a click: the page interactive within 1 s
-TARGET_LOAD_SECONDS = 2.0  # a cold link open (a new session, the sign-in included) within 2 s
+# A link opened in a new session: (a) the sign-in form, and (b) after 登录 the linked page,
+# each interactive within 1.5 s (the typing between them is the user's).
+TARGET_FORM_SECONDS = 1.5
+TARGET_SIGNED_IN_SECONDS = 1.5
 # The base URL of each running server → its process id, for the server's CPU time per measure.
 SERVER_PIDS: dict[str, int] = {}
 IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+# The bench's own clock runs in the page, so that playwright's round trips (slow on a loaded
+# machine) are not counted: a click on 登录 or a sidebar link is stamped when the page gets it,
+# and READY_JS, polled on every animation frame, stamps the first frame in which the page is
+# interactive: what it waits for (a CSS selector or a text) in the main area, and Streamlit's
+# script run over (the app's script state, not only the running indicator, which Streamlit
+# shows only after a run has taken a while).
+CLICK_STAMP_JS = """() => {
+    window.__huinongClickAt = undefined;
+    window.__huinongReadyAt = undefined;
+    document.addEventListener('click', () => {
+        window.__huinongClickAt = window.__huinongClickAt ?? performance.now();
+    }, {capture: true, once: true});
+}"""
+READY_JS = """([selector, text]) => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const main = document.querySelector('[data-testid="stMain"]');
+    const ready = !!app && !!main
+        && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-testid="stStatusWidget"]')
+        && (selector ? !!main.querySelector(selector) : main.textContent.includes(text));
+    if (ready && window.__huinongReadyAt === undefined) {
+        window.__huinongReadyAt = performance.now();
+    }
+    return ready;
+}"""
 # The page has stopped moving: charts and tables draw after the script run has ended.
 SETTLED_JS = """() => {
     const main = document.querySelector('[data-testid="stMain"]') || document.body;
@@ -145,6 +187,15 @@ def _ready(tab, text: str) -> None:
     tab.wait_for_function(IDLE_JS, timeout=60_000)
 
 
+SIGN_IN_INPUT = 'input[aria-label="用户名"]'
+
+
+def _ready_at(tab, *, selector: str | None = None, text: str | None = None) -> float:
+    """Wait until the page is interactive (READY_JS); the page's clock (ms) when it became so."""
+    tab.wait_for_function(READY_JS, arg=[selector, text], polling="raf", timeout=60_000)
+    return tab.evaluate("window.__huinongReadyAt")
+
+
 def sign_in(tab, username: str, password: str) -> None:
     """Fill the sign-in form the dashboard shows a new session, and press 登录."""
     tab.get_by_label("用户名", exact=True).fill(username)
@@ -177,44 +228,126 @@ def bench_account(folder: Path) -> BenchAccount:
     return BenchAccount("pagebench", password, env)
 
 
-def _load(browser, url: str, text: str, account: BenchAccount, base: str) -> tuple[float, float]:
-    """A new session opens ``url`` and signs in: (wall seconds, the server's CPU seconds)."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+# The browser's own clock for part (a): ms from the navigation's start to the HTML received and
+# to Streamlit's JavaScript loaded (the load event); the form interactive is READY_JS's stamp.
+BROWSER_TIMES_JS = """() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    return {html: nav.responseEnd, scripts: nav.loadEventEnd};
+}"""
+
+
+@dataclass(frozen=True)
+class LinkOpen:
+    """A link opened in a new session, in wall and server CPU seconds: (a) to the sign-in form
+    interactive, (b) from 登录 to the page interactive, and the whole (typing included);
+    ``browser_ms``: part (a) by the browser's clock (BROWSER_TIMES_JS)."""
+
+    form: float
+    form_cpu: float
+    signed_in: float
+    signed_in_cpu: float
+    total: float
+    total_cpu: float
+    browser_ms: dict[str, float]
+
+
+VIEWPORT = {"width": 1440, "height": 1000}
+
+
+def _load(browser, url: str, text: str, account: BenchAccount, base: str, cached=None) -> LinkOpen:
+    """A new session opens ``url``, and signs in on the form it gets. Times by the page's clock:
+    (a) from the navigation's start, (b) from the click on 登录. ``cached``: a browser context
+    that has opened the dashboard before (Streamlit's scripts in its HTTP cache, served
+    "immutable"), opened in a new tab of it (a new session all the same: nothing of a sign-in
+    is kept in the browser); without it a new browser context, with nothing cached (the first
+    visit of a browser)."""
+    context = cached or browser.new_context(viewport=VIEWPORT, locale="zh-CN")
     tab = context.new_page()
     tab.set_default_timeout(60_000)
-    cpu = _server_cpu(base)
-    started = time.perf_counter()
+    cpu_start = _server_cpu(base)
     tab.goto(url)
-    sign_in(tab, account.username, account.password)
-    _ready(tab, text)
-    seconds = time.perf_counter() - started
-    cpu = _server_cpu(base) - cpu
-    context.close()
-    return seconds, cpu
+    form_at = _ready_at(tab, selector=SIGN_IN_INPUT)
+    cpu_form = _server_cpu(base)
+    browser_ms = tab.evaluate(BROWSER_TIMES_JS)
+    tab.get_by_label("用户名", exact=True).fill(account.username)
+    tab.get_by_label("密码", exact=True).fill(account.password)
+    tab.evaluate(CLICK_STAMP_JS)
+    cpu_submitted = _server_cpu(base)
+    tab.get_by_role("button", name="登录", exact=True).click()
+    page_at = _ready_at(tab, text=text)
+    cpu_end = _server_cpu(base)
+    clicked_at = tab.evaluate("window.__huinongClickAt")
+    tab.close()
+    if cached is None:
+        context.close()
+    return LinkOpen(
+        form=form_at / 1000,
+        form_cpu=cpu_form - cpu_start,
+        signed_in=(page_at - clicked_at) / 1000,
+        signed_in_cpu=cpu_end - cpu_submitted,
+        total=page_at / 1000,
+        total_cpu=cpu_end - cpu_start,
+        browser_ms={key: round(value) for key, value in browser_ms.items()} | {"form": form_at},
+    )
+
+
+def _median(values) -> float:
+    return round(statistics.median(values), 2)
+
+
+def link_open_row(opens: list[LinkOpen], prefix: str = "") -> dict:
+    """Medians (and the total's maximum) of a page's link opens, for pages.json; ``prefix``
+    "cached_" for the opens in a browser that has the dashboard's scripts cached."""
+    row = {
+        "form_median_s": _median(o.form for o in opens),
+        "form_server_cpu_median_s": _median(o.form_cpu for o in opens),
+        "form_browser_median_ms": {
+            key: round(statistics.median(o.browser_ms[key] for o in opens))
+            for key in opens[0].browser_ms
+        },
+        "signed_in_median_s": _median(o.signed_in for o in opens),
+        "signed_in_server_cpu_median_s": _median(o.signed_in_cpu for o in opens),
+        "load_median_s": _median(o.total for o in opens),
+        "load_max_s": round(max(o.total for o in opens), 2),
+        "load_server_cpu_median_s": _median(o.total_cpu for o in opens),
+    }
+    return {prefix + key: value for key, value in row.items()}
+
+
+def _describe(row: dict, prefix: str = "") -> str:
+    def part(name: str) -> str:
+        wall, cpu = row[f"{prefix}{name}_median_s"], row[f"{prefix}{name}_server_cpu_median_s"]
+        return f"{wall:.2f} 秒（服务器 CPU {cpu:.2f}）"
+
+    return f"登录页 {part('form')}，登录后 {part('signed_in')}，共 {part('load')}"
 
 
 def _click(
     browser, base: str, path: str, link: str, text: str, account: BenchAccount
 ) -> tuple[float, float]:
-    """From 总览 (or 信用评级 for 总览 itself), once it has finished drawing, click the page's
-    sidebar link."""
-    start_path = "grades" if path == "overview" else ""
-    start_text = PAGES["grades" if path == "overview" else "overview"][1]
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+    """From 总览 (or 熔断监测 for 总览 itself), once it has finished drawing, click the page's
+    sidebar link: (wall seconds by the page's clock, the server's CPU seconds). The page clicked
+    from must not show the text waited for (信用评级 shows 评级农户, 总览's): a new run is only
+    known by that text."""
+    start = "breaker" if path == "overview" else "overview"
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
     tab = context.new_page()
     tab.set_default_timeout(60_000)
-    tab.goto(f"{base}/{start_path}")
+    tab.goto(_url(base, start))
     sign_in(tab, account.username, account.password)
-    _ready(tab, start_text)
+    _ready(tab, PAGES[start][1])
     # As a user would: the page they are on has finished drawing before they click away.
     tab.wait_for_function(SETTLED_JS, polling=400, timeout=30_000)
+    shown = tab.evaluate("document.querySelector('[data-testid=\"stMain\"]').textContent")
+    if text in shown:
+        raise RuntimeError(f"{start} 页已显示“{text}”，无法判断点击后的 {path} 页何时画好")
+    tab.evaluate(CLICK_STAMP_JS)
     cpu = _server_cpu(base)
-    started = time.perf_counter()
     tab.get_by_role("link", name=link, exact=True).click()
     tab.wait_for_url(f"**/{path if path != 'overview' else ''}*")
-    _ready(tab, text)
-    seconds = time.perf_counter() - started
+    ready_at = _ready_at(tab, text=text)
     cpu = _server_cpu(base) - cpu
+    seconds = (ready_at - tab.evaluate("window.__huinongClickAt")) / 1000
     context.close()
     return seconds, cpu
 
@@ -227,6 +360,10 @@ def _server_cpu(base: str) -> float:
     return times.user + times.system
 
 
+def _url(base: str, path: str) -> str:
+    return f"{base}/{'' if path == 'overview' else path}"
+
+
 def measure_pages(db_path: Path, repeats: int = 3, progress=print) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -236,6 +373,7 @@ def measure_pages(db_path: Path, repeats: int = 3, progress=print) -> dict:
         "machine": machine(),
         "warehouse": str(db_path),
         "repeats": repeats,
+        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
         "pages": {},
     }
     with (
@@ -245,31 +383,41 @@ def measure_pages(db_path: Path, repeats: int = 3, progress=print) -> dict:
         account = bench_account(Path(work))
         with streamlit_server(db_path, Path(work) / "server.log", env=account.env) as base:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            first_wall, first_cpu = _load(browser, base, PAGES["overview"][1], account, base)
-            results["first_load_after_start_seconds"] = round(first_wall, 2)
-            results["first_load_after_start_server_cpu_seconds"] = round(first_cpu, 2)
+            first = link_open_row([_load(browser, base, PAGES["overview"][1], account, base)])
+            results["first_load_after_start"] = first
+            progress(f"  服务器启动后首次打开链接：{_describe(first)}")
+            # A returning user's browser: every page opened once (not measured), so that its
+            # cache holds what each page loads.
+            cached = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+            for path, (_, text) in PAGES.items():
+                _load(browser, _url(base, path), text, account, base, cached)
             for path, (link, text) in PAGES.items():
-                url = f"{base}/{'' if path == 'overview' else path}"
+                url = _url(base, path)
                 loads = [_load(browser, url, text, account, base) for _ in range(repeats)]
+                cached_loads = [
+                    _load(browser, url, text, account, base, cached) for _ in range(repeats)
+                ]
                 clicks = [_click(browser, base, path, link, text, account) for _ in range(repeats)]
-                load_walls = [wall for wall, _ in loads]
                 click_walls = [wall for wall, _ in clicks]
-                results["pages"][path] = {
-                    "load_median_s": round(statistics.median(load_walls), 2),
-                    "load_max_s": round(max(load_walls), 2),
-                    "load_server_cpu_median_s": round(statistics.median(c for _, c in loads), 2),
-                    "click_median_s": round(statistics.median(click_walls), 2),
-                    "click_max_s": round(max(click_walls), 2),
-                    "click_server_cpu_median_s": round(statistics.median(c for _, c in clicks), 2),
-                }
+                results["pages"][path] = (
+                    link_open_row(loads)
+                    | link_open_row(cached_loads, "cached_")
+                    | {
+                        "click_median_s": _median(click_walls),
+                        "click_max_s": round(max(click_walls), 2),
+                        "click_server_cpu_median_s": _median(c for _, c in clicks),
+                    }
+                )
                 row = results["pages"][path]
                 progress(
-                    f"  {path:<9} 打开（含登录）{row['load_median_s']:.2f} 秒"
-                    f"（服务器 CPU {row['load_server_cpu_median_s']:.2f} 秒），"
-                    f"点击 {row['click_median_s']:.2f} 秒"
-                    f"（服务器 CPU {row['click_server_cpu_median_s']:.2f} 秒）"
+                    f"  {path:<9} 新浏览器打开链接：{_describe(row)}\n"
+                    f"  {'':<9} 浏览器已有缓存：{_describe(row, 'cached_')}\n"
+                    f"  {'':<9} 点击 {row['click_median_s']:.2f} 秒"
+                    f"（服务器 CPU {row['click_server_cpu_median_s']:.2f}）"
                 )
+            cached.close()
         browser.close()
+    results["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
     return results
 
 
@@ -287,14 +435,34 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).write_text(
             json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8"
         )
-    slow = [
-        path for path, row in results["pages"].items() if row["click_median_s"] > TARGET_SECONDS
-    ]
+    rows = results["pages"]
+    slow = [path for path, row in rows.items() if row["click_median_s"] > TARGET_SECONDS]
     print("点击超过 1 秒：" + ("、".join(slow) if slow else "无"))
-    slow_loads = [
-        path for path, row in results["pages"].items() if row["load_median_s"] > TARGET_LOAD_SECONDS
-    ]
-    print("打开链接超过 2 秒：" + ("、".join(slow_loads) if slow_loads else "无"))
+    for prefix, browser in (("", "新浏览器"), ("cached_", "浏览器已有缓存")):
+        slow_forms = [
+            path
+            for path, row in rows.items()
+            if row[f"{prefix}form_median_s"] > TARGET_FORM_SECONDS
+        ]
+        print(
+            f"{browser}打开链接，到登录页可用超过 1.5 秒："
+            + ("、".join(slow_forms) if slow_forms else "无")
+        )
+        slow_pages = [
+            path
+            for path, row in rows.items()
+            if row[f"{prefix}signed_in_median_s"] > TARGET_SIGNED_IN_SECONDS
+        ]
+        print(
+            f"{browser}打开链接，登录后到页面可用超过 1.5 秒："
+            + ("、".join(slow_pages) if slow_pages else "无")
+        )
+    print(
+        "负载（1/5/15 分钟）：开始 "
+        + " / ".join(f"{value:.2f}" for value in results["load_average_at_start"])
+        + "，结束 "
+        + " / ".join(f"{value:.2f}" for value in results["load_average_at_end"])
+    )
     return 0
 
 

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +43,7 @@ from huinong.auth import (
 )
 from huinong.format import markdown_text
 
+APP_TITLE = "惠农信用看板"
 TOKEN_KEY = "auth_token"
 USER_KEY = "auth_user"
 SOURCE_KEY = "auth_source"
@@ -137,7 +138,7 @@ def _oidc_session(store: Accounts) -> Session:
 
 
 def _sign_in_form(store: Accounts, notice: str | None) -> None:
-    st.title("惠农信用看板")
+    st.title(APP_TITLE)
     st.caption("金融扶贫信用工程 · 请先登录")
     if notice:
         st.warning(notice, icon=":material/lock_clock:")
@@ -230,13 +231,17 @@ def current_session() -> tuple[Session | None, str | None]:
     return None, notice
 
 
-def ask_to_sign_in(session: Session | None, notice: str | None) -> None:
+def ask_to_sign_in(
+    session: Session | None, notice: str | None, then: Callable[[], object] | None = None
+) -> None:
     """The sign-in form, or the forced change of a one-time password; the run stops here,
-    before any page or query."""
+    before any page or query. ``then``: called once the form is drawn (app.py's warm-up)."""
     if session is None:
         _sign_in_form(accounts(), notice)
     else:
         _change_password_form(accounts(), session)
+    if then is not None:
+        then()
     st.stop()
 
 

@@ -39,7 +39,7 @@ STATUS_CELL_STYLES = {
     "正常": "background-color: #cfe3f2; color: #004a73",
     "无贷款": "background-color: #ececec; color: #555555",
 }
-APP_TITLE = "惠农信用看板"
+APP_TITLE = signin.APP_TITLE
 
 VIEW_KEY = "view"
 PENDING_KEY = "pending_view"

@@ -38,6 +38,7 @@ from huinong.data.connection import (
     WarehouseMissing,
     current_warehouse,
     open_connection,
+    open_shared_connection,
     warehouse_path,
     warehouse_problem,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "loan_instalments",
     "loan_repayments",
     "open_connection",
+    "open_shared_connection",
     "place_names",
     "policy",
     "poor_coverage",

@@ -110,6 +110,12 @@ def _database(token: Warehouse) -> duckdb.DuckDBPyConnection:
     return open_connection(token)
 
 
+def open_shared_connection(token: Warehouse) -> None:
+    """Open the connection every session shares to ``token``'s file now (the server's warm-up,
+    app.py) rather than in the first signed-in user's first query."""
+    _database(token)
+
+
 def open_connection(token: Warehouse) -> duckdb.DuckDBPyConnection:
     """A read-only, locked-down connection to the warehouse file of ``token``.
 
