@@ -11,7 +11,7 @@ select
 from {{ model }}
 {%- if touched_table and var('incremental_from') %}
 where {{ key }} in (
-    select touched.{{ 'household_id' if touched_table == 'touched_households' else 'loan_id' }}
+    select touched.{{ touched_table_key(touched_table) }}
     from {{ source('intake', touched_table) }} as touched
 )
 {%- endif %}

@@ -14,7 +14,7 @@ from {{ model }}
 where {{ increment_column }} >= date '{{ var('incremental_from') }}'
 {%- elif touched_column and var('incremental_from') %}
 where {{ touched_column }} in (
-    select touched.{{ 'household_id' if touched_table == 'touched_households' else 'loan_id' }}
+    select touched.{{ touched_table_key(touched_table) }}
     from {{ source('intake', touched_table) }} as touched
 )
 {%- endif %}
