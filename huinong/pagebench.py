@@ -438,25 +438,17 @@ def main(argv: list[str] | None = None) -> int:
     rows = results["pages"]
     slow = [path for path, row in rows.items() if row["click_median_s"] > TARGET_SECONDS]
     print("点击超过 1 秒：" + ("、".join(slow) if slow else "无"))
+    parts = (
+        ("form_median_s", TARGET_FORM_SECONDS, "到登录页可用"),
+        ("signed_in_median_s", TARGET_SIGNED_IN_SECONDS, "登录后到页面可用"),
+    )
     for prefix, browser in (("", "新浏览器"), ("cached_", "浏览器已有缓存")):
-        slow_forms = [
-            path
-            for path, row in rows.items()
-            if row[f"{prefix}form_median_s"] > TARGET_FORM_SECONDS
-        ]
-        print(
-            f"{browser}打开链接，到登录页可用超过 1.5 秒："
-            + ("、".join(slow_forms) if slow_forms else "无")
-        )
-        slow_pages = [
-            path
-            for path, row in rows.items()
-            if row[f"{prefix}signed_in_median_s"] > TARGET_SIGNED_IN_SECONDS
-        ]
-        print(
-            f"{browser}打开链接，登录后到页面可用超过 1.5 秒："
-            + ("、".join(slow_pages) if slow_pages else "无")
-        )
+        for key, target, part in parts:
+            slow = [path for path, row in rows.items() if row[f"{prefix}{key}"] > target]
+            print(
+                f"{browser}打开链接，{part}超过 {target:g} 秒："
+                + ("、".join(slow) if slow else "无")
+            )
     print(
         "负载（1/5/15 分钟）：开始 "
         + " / ".join(f"{value:.2f}" for value in results["load_average_at_start"])
