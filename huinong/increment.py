@@ -270,6 +270,12 @@ def plan_increment(
         )
         """
     )
+    # Only a new collection changes what household_directory holds of a household (its latest
+    # collection's head and village, its first and last collection dates).
+    con.execute(
+        "create or replace table raw.collected_households as "
+        "select distinct household_id from added_households"
+    )
     con.execute(
         """
         create or replace table raw.touched_households as
@@ -298,6 +304,7 @@ def create_empty_touched(con: duckdb.DuckDBPyConnection) -> None:
     """A full build touches nothing in particular; the tables exist so every model compiles."""
     con.execute("create or replace table raw.touched_loans (loan_id varchar)")
     con.execute("create or replace table raw.touched_households (household_id varchar)")
+    con.execute("create or replace table raw.collected_households (household_id varchar)")
     con.execute("create or replace table raw.touched_townships (township_code varchar)")
     con.execute("create or replace table raw.touched_villages (village_code varchar)")
     con.execute("create or replace table raw.moved_households (household_id varchar)")

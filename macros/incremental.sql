@@ -30,7 +30,7 @@
 
 {#- The key column of a touched table (raw.touched_loans, raw.touched_households). -#}
 {% macro touched_table_key(touched_table) -%}
-    {{ {'touched_loans': 'loan_id', 'touched_households': 'household_id'}[touched_table] }}
+    {{ {'touched_loans': 'loan_id', 'touched_households': 'household_id', 'collected_households': 'household_id'}[touched_table] }}
 {%- endmacro %}
 
 {#- pre_hook of a per-key model: remove the touched keys' rows before they are appended anew. -#}

@@ -8,20 +8,23 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_touched('household_id', 'touched_households') }}",
+    pre_hook="{{ delete_touched('household_id', 'collected_households') }}",
     post_hook=[
         "create index if not exists household_directory_household_id on {{ this }} (household_id)",
         "create index if not exists household_directory_id_number on {{ this }} (head_id_number)",
     ],
 ) }}
 
--- depends_on: {{ source('intake', 'touched_households') }}
+-- A monthly build rewrites the households it sent a new collection of: no other change reaches a
+-- row here, and every row rewritten costs index upkeep (61,000 touched households at 1M, against
+-- 25,000 with a new collection, took 5.0 CPU-s instead of 1.1).
+-- depends_on: {{ source('intake', 'collected_households') }}
 
 with
 
 collections as (
     select * from {{ ref('stg_village_teams__households') }}
-    where {{ touched('household_id', 'touched_households') }}
+    where {{ touched('household_id', 'collected_households') }}
 ),
 
 households as (
