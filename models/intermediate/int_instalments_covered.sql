@@ -23,8 +23,10 @@ loans as (
     select * from {{ ref('stg_bank__loans') }}
 ),
 
+-- Only the touched loans' payments: the as-of join below sorts all of its right side.
 payment_days as (
     select * from {{ ref('int_payment_days') }}
+    where {{ touched('loan_id', 'touched_loans') }}
 ),
 
 cumulated as (
