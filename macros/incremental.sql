@@ -70,13 +70,18 @@
             {%- do parts.append(township ~ ' in ' ~ touched_values(
                 'select township_code from ' ~ source('intake', 'touched_townships'))) -%}
         {%- endif -%}
+        {%- set touched_villages = touched_list(
+            'select distinct village_code from ' ~ source('intake', 'touched_villages') ~ ' order by 1') -%}
         {%- if village -%}
-            {%- do parts.append(village ~ ' in ' ~ touched_values(
-                'select village_code from ' ~ source('intake', 'touched_villages'))) -%}
+            {%- do parts.append(among_codes(village, touched_villages)) -%}
         {%- endif -%}
         {%- for column in [borrower, household] if column -%}
-            {%- do parts.append(column ~ ' in ' ~ touched_values(
-                'select household_id from ' ~ source('intake', 'moved_households'))) -%}
+            {#- A moved household's rows lie in the villages it left (before) or joined (after):
+                the villages filter the scan first, on their dictionary. -#}
+            {%- set in_villages = among_codes(village or stop_village, touched_villages) ~ ' and '
+                if village or stop_village else '' -%}
+            {%- do parts.append('(' ~ in_villages ~ column ~ ' in ' ~ touched_values(
+                'select household_id from ' ~ source('intake', 'moved_households')) ~ ')') -%}
         {%- endfor -%}
         {%- if stop_village -%}
             {#- The (village, date) pairs whose credit stop (or its reason) the move changed: the
@@ -98,10 +103,31 @@
     {{ return(parts) }}
 {%- endmacro %}
 
+{#- Whether a low-cardinality code column (villages) is one of `codes`. An `in` list of constants
+    is only tried against zone maps, and the scan hands every row on (100M of household_scores,
+    where the villages are spread over every row group); contains() over the codes is a filter of
+    the scan itself, evaluated on the column's dictionary: only the villages' rows are read whole
+    (kpi_village_monthly after a move at 1M households: 11.6 → 6 CPU-s). -#}
+{% macro among_codes(column, codes) -%}
+    {%- set listed = codes | join('') -%}
+    {%- if codes | length == 0 or '|' in listed -%}
+        {{ return(column ~ ' in ' ~ value_list(codes)) }}
+    {%- endif -%}
+    {{ return("contains('|" ~ (codes | join('|') | replace("'", "''")) ~ "|', '|' || " ~ column ~ " || '|')") }}
+{%- endmacro %}
+
+{#- The values of a query's first column (none while dbt parses). -#}
+{% macro touched_list(query) -%}
+    {{ return(run_query(query).columns[0].values() if execute else []) }}
+{%- endmacro %}
+
 {#- The values a query returns (a monthly build's touched keys), as an SQL list literal: ('a', 'b'),
     or (null) when there are none, so that `x in` it is never true. -#}
 {% macro touched_values(query, type='varchar') -%}
-    {%- set values = run_query(query).columns[0].values() if execute else [] -%}
+    {{ value_list(touched_list(query), type) }}
+{%- endmacro %}
+
+{% macro value_list(values, type='varchar') -%}
     {%- if values | length == 0 -%}
         (null)
     {%- else -%}

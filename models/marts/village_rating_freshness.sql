@@ -23,9 +23,9 @@ snapshots as (
     select * from {{ ref('int_snapshot_dates') }}
 ),
 
+-- Each part of the rebuilt rows by itself, so that its filter reaches the scan of the 100M rows.
 scores as (
-    select * from {{ ref('household_scores') }}
-    where {{ rebuilt('as_of', village='village_code') }}
+    {{ select_rebuilt(ref('household_scores'), 'as_of', village='village_code') }}
 ),
 
 counted as (
