@@ -116,6 +116,45 @@
     {{ return("contains('|" ~ (codes | join('|') | replace("'", "''")) ~ "|', '|' || " ~ column ~ " || '|')") }}
 {%- endmacro %}
 
+{#- The first snapshot index of a loan's days that a monthly build recomputes (int_loan_days): the
+    first snapshot from incremental_from on; every day (0) of a loan of a household that moved or
+    of a village one left or joined; 0 in a full build. -#}
+{% macro first_recomputed_loan_day(borrower_id, village_code) -%}
+    {%- if var('incremental_from') -%}
+        case
+            when
+                {{ borrower_id }} in (select moved.household_id from {{ source('intake', 'moved_households') }} as moved)
+                or {{ village_code }} in (select touched.village_code from {{ source('intake', 'touched_villages') }} as touched)
+                then 0
+            else {{ first_snapshot_on_or_after("date '" ~ var('incremental_from') ~ "'") }}
+        end
+    {%- else -%}
+        0
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The loan states (int_loan_changes) whose days a monthly build recomputes (int_loan_days), as a
+    select: those in force after incremental_from — filtered in the scan — and, when households
+    moved, every state of their loans and of the loans of the villages they left or joined. -#}
+{% macro select_recomputed_loan_changes(changes, loans) -%}
+    select * from {{ changes }}
+    {%- if var('incremental_from') %}
+    where valid_until > date '{{ var('incremental_from') }}'
+        {%- if var('incremental_townships') %}
+    union all
+    select * from {{ changes }}
+    where
+        valid_until <= date '{{ var('incremental_from') }}'
+        and loan_id in (
+            select loans.loan_id from {{ loans }} as loans
+            where
+                loans.borrower_id in (select moved.household_id from {{ source('intake', 'moved_households') }} as moved)
+                or loans.village_code in (select touched.village_code from {{ source('intake', 'touched_villages') }} as touched)
+        )
+        {%- endif %}
+    {%- endif %}
+{%- endmacro %}
+
 {#- The values of a query's first column (none while dbt parses). -#}
 {% macro touched_list(query) -%}
     {{ return(run_query(query).columns[0].values() if execute else []) }}

@@ -4,8 +4,14 @@
 -- state in force that day: a state [changed_on, valid_until) holds the snapshot dates whose indexes
 -- run from the first on or after changed_on to the first on or after valid_until (within the
 -- loan's life, disbursement to settlement), expanded with range() (macros/snapshots.sql).
--- A view: loan_status and int_village_readings read it once each.
+-- A view: loan_status, loan_arrears and int_village_readings read it once each. In a monthly build
+-- (macros/incremental.sql) it holds only the days that build recomputes — from incremental_from
+-- on, every day of the loans of households that moved and of the villages they left or joined —
+-- and its readers pick theirs among them: no loan's whole history is expanded to be thrown away.
 {{ config(materialized='view') }}
+
+-- depends_on: {{ source('intake', 'moved_households') }}
+-- depends_on: {{ source('intake', 'touched_villages') }}
 
 with
 
@@ -18,7 +24,7 @@ snapshots as (
 ),
 
 changes as (
-    select * from {{ ref('int_loan_changes') }}
+    {{ select_recomputed_loan_changes(ref('int_loan_changes'), ref('int_loans_summarised')) }}
 ),
 
 snapshot_range as (
@@ -32,7 +38,8 @@ state_indexes as (
         changes.oldest_uncovered_due_on,
         greatest(
             {{ first_snapshot_on_or_after('changes.changed_on') }},
-            {{ first_snapshot_on_or_after('loans.disbursed_on') }}
+            {{ first_snapshot_on_or_after('loans.disbursed_on') }},
+            {{ first_recomputed_loan_day('loans.borrower_id', 'loans.village_code') }}
         ) as from_index,
         least(
             {{ first_snapshot_on_or_after('changes.valid_until') }},
