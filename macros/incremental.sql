@@ -86,12 +86,7 @@
         {%- if stop_village -%}
             {#- The (village, date) pairs whose credit stop (or its reason) the move changed: the
                 dates and the villages first, which reach the inputs, then the pairs. -#}
-            {%- set changed = 'select new_stops.village_code, new_stops.as_of from '
-                ~ ref('int_credit_stops') ~ ' as new_stops inner join '
-                ~ source('intake', 'previous_credit_stops') ~ ' as old_stops'
-                ~ ' on new_stops.village_code = old_stops.village_code and new_stops.as_of = old_stops.as_of'
-                ~ ' where new_stops.credit_stopped <> old_stops.credit_stopped'
-                ~ ' or new_stops.stop_reason is distinct from old_stops.stop_reason' -%}
+            {%- set changed = changed_credit_stops() -%}
             {%- do parts.append(
                 '(' ~ as_of_column ~ ' in ' ~ touched_values('select distinct cast(as_of as varchar) from (' ~ changed ~ ')', 'date')
                 ~ ' and ' ~ stop_village ~ ' in ' ~ touched_values('select distinct village_code from (' ~ changed ~ ')')
@@ -114,6 +109,40 @@
         {{ return(column ~ ' in ' ~ value_list(codes)) }}
     {%- endif -%}
     {{ return("contains('|" ~ (codes | join('|') | replace("'", "''")) ~ "|', '|' || " ~ column ~ " || '|')") }}
+{%- endmacro %}
+
+{#- The (village, as_of) pairs whose credit stop or its reason a move changed, as a query. -#}
+{% macro changed_credit_stops() -%}
+    {{ return('select new_stops.village_code, new_stops.as_of from '
+        ~ ref('int_credit_stops') ~ ' as new_stops inner join '
+        ~ source('intake', 'previous_credit_stops') ~ ' as old_stops'
+        ~ ' on new_stops.village_code = old_stops.village_code and new_stops.as_of = old_stops.as_of'
+        ~ ' where new_stops.credit_stopped <> old_stops.credit_stopped'
+        ~ ' or new_stops.stop_reason is distinct from old_stops.stop_reason') }}
+{%- endmacro %}
+
+{#- The rows of a dated relation (`day_column`, e.g. payments) that a per-village model's rebuilt
+    rows (see rebuilt: village, stop_village) can read, as a select: those from incremental_from
+    on, filtered in the scan, and, after a move, the earlier ones whose `key_column` belongs, in
+    `village_relation` (key_column, village_code), to a village rebuilt on earlier dates (left,
+    joined, or with a changed credit stop). -#}
+{% macro select_rebuilt_villages_days(relation, day_column, key_column, village_relation) -%}
+    select * from {{ relation }}
+    {%- if is_monthly_increment() %}
+    where {{ day_column }} >= date '{{ var('incremental_from') }}'
+        {%- if var('incremental_townships') %}
+    union all
+    select * from {{ relation }}
+    where
+        {{ day_column }} < date '{{ var('incremental_from') }}'
+        and {{ key_column }} in (
+            select by_village.{{ key_column }} from {{ village_relation }} as by_village
+            where {{ among_codes('by_village.village_code', touched_list(
+                'select village_code from ' ~ source('intake', 'touched_villages')
+                ~ ' union select village_code from (' ~ changed_credit_stops() ~ ') order by 1')) }}
+        )
+        {%- endif %}
+    {%- endif %}
 {%- endmacro %}
 
 {#- The first snapshot index of a loan's days that a monthly build recomputes (int_loan_days): the

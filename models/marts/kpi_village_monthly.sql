@@ -53,8 +53,9 @@ payment_days as (
     select * from {{ ref('int_payment_days') }}
 ),
 
+-- Read for the money flows of the rebuilt rows only (the subsidy of a snapshot's month).
 repayments as (
-    select * from {{ ref('stg_bank__repayments') }}
+    {{ select_rebuilt_villages_days(ref('stg_bank__repayments'), 'paid_on', 'loan_id', ref('int_loans_summarised')) }}
 ),
 
 village_readings as (
@@ -176,7 +177,14 @@ write_offs as (
         loan_book.written_off_on,
         loan_book.amount - coalesce(principal_to_date.cumulative_principal_paid, 0) as loss
     from loan_book
-    asof left join payment_days as principal_to_date
+    asof left join (
+        -- The written-off loans' payments only: the as-of join sorts all of its right side.
+        select * from payment_days
+        where loan_id in (
+            select loan_book.loan_id from loan_book
+            where loan_book.written_off_on is not null
+        )
+    ) as principal_to_date
         on
             loan_book.loan_id = principal_to_date.loan_id
             and loan_book.written_off_on >= principal_to_date.paid_on
