@@ -30,6 +30,7 @@ loan_changes as (
 
 households as (
     select * from {{ ref('int_households_homed') }}
+    where {{ touched('household_id', 'touched_households') }}
 ),
 
 -- Every day on which something changes for a household: its loans' changes, its collections.

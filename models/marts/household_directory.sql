@@ -29,6 +29,7 @@ collections as (
 
 households as (
     select * from {{ ref('int_households_homed') }}
+    where {{ touched('household_id', 'collected_households') }}
 ),
 
 latest as (

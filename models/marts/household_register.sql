@@ -4,20 +4,23 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_touched('household_id', 'touched_households') }}",
+    pre_hook="{{ delete_touched('household_id', 'collected_households') }}",
 ) }}
 
--- depends_on: {{ source('intake', 'touched_households') }}
+-- A monthly build rewrites the households it sent a new collection of: only a new collection adds
+-- a row or changes a household's home village (R-B1).
+-- depends_on: {{ source('intake', 'collected_households') }}
 
 with
 
 collections as (
     select * from {{ ref('stg_village_teams__households') }}
-    where {{ touched('household_id', 'touched_households') }}
+    where {{ touched('household_id', 'collected_households') }}
 ),
 
 households as (
     select * from {{ ref('int_households_homed') }}
+    where {{ touched('household_id', 'collected_households') }}
 ),
 
 final as (
