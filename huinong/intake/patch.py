@@ -164,13 +164,13 @@ def patch_raw(
             reason = "已发布数据仓库中的原始数据与按本版本程序读取的结果不一致"
             say(f"读取全部报送：{reason}")
             return None, reason
+        _record_changes(con)
         _patch(con, now, added)
         if _over_total(con):
             # The full intake names the rows that make the total too large.
             reason = "金额合计需要逐行核对"
             say(f"读取全部报送：{reason}")
             return None, reason
-        _record_changes(con)
     finally:
         con.execute(f"detach {PATCH}")
         for table in (*_SCOPE_TABLES, *preloaded.values()):
@@ -324,10 +324,15 @@ def _matches_published(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _patch(con: duckdb.DuckDBPyConnection, now: IntakeRun, added: list[str]) -> None:
-    """Replace the scope's rows of the raw tables by the scope settled now."""
-    for name in RAW_FILES:
-        con.execute(f"delete from raw.{name} where {_IN_SCOPE[name]}")
-        con.execute(f"insert into raw.{name} select * from {NOW}.{name}")
+    """Replace the scope's rows of the raw tables by the scope settled now. The published rows of
+    the scope are those settled before (_matches_published), so only the rows that differ
+    (changed_rows) are deleted and inserted: a month's payments leave most of its loans' rows as
+    they were (at 1M households 3.7 CPU-s went on rewriting them)."""
+    for name, raw_file in RAW_FILES.items():
+        added_rows, removed_rows = changed_rows(name)
+        same_key = " and ".join(f"raw.{name}.{key} = removed.{key}" for key in raw_file.key)
+        con.execute(f"delete from raw.{name} using {removed_rows} removed where {same_key}")
+        con.execute(f"insert into raw.{name} select * from {added_rows}")
     con.execute(
         f"""delete from raw.quarantine using {BEFORE}.scoped_rows scoped
         where raw.quarantine.source_file = scoped.source_file
