@@ -241,6 +241,13 @@
     townships whose breakers it rebuilt (R-X3 reads their credit stops). -#}
 {% macro rejudged_loans(loan_id, borrower_id, disbursed_on, township_code) -%}
     {%- if is_monthly_increment() -%}
+        {{ rejudged_loans_predicate(loan_id, borrower_id, disbursed_on, township_code) }}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro rejudged_loans_predicate(loan_id, borrower_id, disbursed_on, township_code) -%}
         ({{ loan_id }} in (select touched.loan_id from {{ source('intake', 'touched_loans') }} as touched)
         or {{ borrower_id }} in (
             select touched.household_id from {{ source('intake', 'touched_households') }} as touched
@@ -249,9 +256,6 @@
         {%- for part in rebuilt_earlier_parts(disbursed_on, township=township_code) %}
         or {{ part }}
         {%- endfor -%})
-    {%- else -%}
-        true
-    {%- endif -%}
 {%- endmacro %}
 
 {#- pre_hook of loan_compliance: remove the loans it judges again. -#}

@@ -5,6 +5,9 @@
 -- same through a period); D6's three-year window (R-C3) is evaluated on D itself. Unrated days
 -- (no collection yet) have no row.
 -- A view: household_scores writes it one year at a time and the filter on as_of reaches the inputs.
+-- depends_on: {{ source('intake', 'touched_loans') }}
+-- depends_on: {{ source('intake', 'touched_households') }}
+-- depends_on: {{ source('intake', 'touched_townships') }}
 with
 
 timeline as not materialized (
@@ -16,8 +19,13 @@ snapshots as not materialized (
     select * from {{ ref('int_snapshot_dates') }}
 ),
 
+-- In a monthly build (macros/incremental.sql) the disbursement days are those of the loans
+-- loan_compliance judges again: this view then holds no other disbursement day.
 loans as not materialized (
     select * from {{ ref('int_loans_summarised') }}
+    {%- if var('incremental_from') %}
+    where {{ rejudged_loans_predicate('loan_id', 'borrower_id', 'disbursed_on', 'township_code') }}
+    {%- endif %}
 ),
 
 snapshot_days as not materialized (
