@@ -64,13 +64,16 @@ def households_sql(
     max_dpd is the largest DPD of the household's loans on the book (loan_status), looked up
     for the picked households only, unless the list is ordered by it. ``extra_columns``: more
     columns of the picked household_scores rows (``scores.…``), after the usual ones.
-    ``village_range``: every mart read only from $first_village to $last_village (the villages
-    the list's rows lie in, from ``first_rows_params``).
+    ``village_range``: a district's marts read only from $first_village to $last_village (the
+    villages the list's rows lie in, from ``first_rows_params``); a township's or a village's
+    list is narrowed by its scope already.
     """
     first_rows = f"order by {_ORDERINGS[order]} limit $limit" if limited else ""
     # A constant range of the column the marts are sorted by: their zone maps skip the rest.
     # The marts' village_code is the household's home village in each (R-B1).
-    within = " and village_code between $first_village and $last_village" if village_range else ""
+    within = ""
+    if village_range and scope.level == "district":
+        within = " and village_code between $first_village and $last_village"
     late_dpd = order != "dpd_desc"
     if late_dpd:
         picked = f"""
@@ -190,16 +193,16 @@ def first_rows_params(
 ) -> dict:
     """The parameters of a list's first ``limit`` (≤ MAX_ROWS) households in household order
     (``households_sql(…, limited=True, village_range=True)`` with the same ``where``): as_of,
-    limit, and the first and last village those households live in.
+    limit, and for the district the first and last village those households live in.
 
     The villages come from a narrow pick on household_scores alone (two columns, no joins): at
     1,000,000 households a district list's joins then read a few villages of household_register
     and loan_status instead of all of them. Exact: the list's first rows lie in that range, so
-    the same rows come first within it. A village scope is its one village.
+    the same rows come first within it. A township's or a village's list needs no pick.
     """
     params = {"as_of": as_of, "limit": min(limit, MAX_ROWS)}
-    if scope.level == "village":
-        return {**params, "first_village": scope.village_code, "last_village": scope.village_code}
+    if scope.level != "district":
+        return params
     villages = frame(
         token,
         scope,
