@@ -7,7 +7,7 @@ reports, bench) and are all re-exported here.
 Rules this package keeps, so that the same app serves 20,000 households or 1,000,000:
 - The app reads only marts (never staging or the dbt project): the contract marts, the
   drill-down marts (household_register, loan_book, loan_instalments, loan_payments),
-  policy_profile, quarantine and load_report.
+  household_grade_changes (the grade migration), policy_profile, quarantine and load_report.
 - Every query takes the scope (district, township or village) as a parameter and filters on
   ``as_of`` first, then ``township_code`` / ``village_code``: household_scores and loan_status
   are sorted by (as_of, village_code, household / borrower) within each year, the drill-down

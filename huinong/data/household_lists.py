@@ -46,6 +46,9 @@ _ORDERINGS = {
 }
 HOUSEHOLD_ORDERINGS = tuple(_ORDERINGS)
 
+# The households of the credit-stop list (R-C2 / R-B3), as a filter on household_scores.
+CREDIT_STOPPED = "and credit_stopped"
+
 
 def households_sql(
     scope: Scope,
@@ -53,6 +56,7 @@ def households_sql(
     order: str = "household",
     limited: bool = False,
     extra_columns: str = "",
+    village_range: bool = False,
 ) -> str:
     """Households of the scope with names. ``limited``: only the first $limit rows in this
     order, picked before the joins (a page shows at most MAX_ROWS; a download streams all).
@@ -60,13 +64,21 @@ def households_sql(
     max_dpd is the largest DPD of the household's loans on the book (loan_status), looked up
     for the picked households only, unless the list is ordered by it. ``extra_columns``: more
     columns of the picked household_scores rows (``scores.…``), after the usual ones.
+    ``village_range``: a district's marts read only from $first_village to $last_village (the
+    villages the list's rows lie in, from ``first_rows_params``); a township's or a village's
+    list is narrowed by its scope already.
     """
     first_rows = f"order by {_ORDERINGS[order]} limit $limit" if limited else ""
+    # A constant range of the column the marts are sorted by: their zone maps skip the rest.
+    # The marts' village_code is the household's home village in each (R-B1).
+    within = ""
+    if village_range and scope.level == "district":
+        within = " and village_code between $first_village and $last_village"
     late_dpd = order != "dpd_desc"
     if late_dpd:
         picked = f"""
             select {_LIST_SCORE_COLUMNS} from main.household_scores
-            where as_of = $as_of {scope.where_sql()} {where}
+            where as_of = $as_of {scope.where_sql()} {where} {within}
         """
     else:
         picked = f"""
@@ -75,16 +87,16 @@ def households_sql(
             left join (
                 select borrower_id, max(dpd) as max_dpd
                 from main.loan_status
-                where as_of = $as_of {scope.where_sql()} and borrower_type = '农户'
+                where as_of = $as_of {scope.where_sql()} and borrower_type = '农户' {within}
                 group by borrower_id
             ) as dpd on household_id = dpd.borrower_id
-            where as_of = $as_of {scope.where_sql()} {where}
+            where as_of = $as_of {scope.where_sql()} {where} {within}
         """
     dpd_cte = f"""
         dpd as (
             select borrower_id, max(dpd) as max_dpd
             from main.loan_status
-            where as_of = $as_of {scope.where_sql()} and borrower_type = '农户'
+            where as_of = $as_of {scope.where_sql()} and borrower_type = '农户' {within}
                 and borrower_id in (select household_id from scores)
             group by borrower_id
         ),
@@ -106,13 +118,13 @@ def households_sql(
         names as (
             select village_code, village_name, township_name
             from main.village_breaker
-            where as_of = $as_of {scope.where_sql()}
+            where as_of = $as_of {scope.where_sql()} {within}
         ),
 
         register as (
             select household_id, collected_on, head_name, head_id_number
             from main.household_register
-            where household_id in (select household_id from scores) {scope.where_sql()}
+            where household_id in (select household_id from scores) {scope.where_sql()} {within}
         )
 
         select {columns}
@@ -146,6 +158,9 @@ def households(
     scope.require("view_named_households", "查看农户名单")
     if order not in _ORDERINGS:
         raise ValueError(order)
+    if order == "household":
+        sql = households_sql(scope, limited=True, village_range=True)
+        return frame(token, scope, sql, first_rows_params(token, scope, as_of, limit))
     sql = households_sql(scope, order=order, limited=True)
     return frame(token, scope, sql, {"as_of": as_of, "limit": min(limit, MAX_ROWS)})
 
@@ -156,19 +171,53 @@ def credit_stops(
 ) -> pl.DataFrame:
     """Households under a credit stop (R-C2 / R-B3) with the reason, at most ``limit`` rows."""
     scope.require("view_named_households", "查看停止授信农户名单")
-    sql = credit_stops_sql(scope, limited=True)
-    return frame(token, scope, sql, {"as_of": as_of, "limit": min(limit, MAX_ROWS)})
+    sql = credit_stops_sql(scope, limited=True, village_range=True)
+    params = first_rows_params(token, scope, as_of, limit, where=CREDIT_STOPPED)
+    return frame(token, scope, sql, params)
 
 
-def credit_stops_sql(scope: Scope, limited: bool = False) -> str:
+def credit_stops_sql(scope: Scope, limited: bool = False, village_range: bool = False) -> str:
     """Households under a credit stop with household_scores' reason (R-B3: 本村熔断 /
     所在乡镇熔断 / 本村及所在乡镇熔断)."""
     return households_sql(
         scope,
-        where="and credit_stopped",
+        where=CREDIT_STOPPED,
         limited=limited,
         extra_columns="scores.credit_stop_reason as stop_reason",
+        village_range=village_range,
     )
+
+
+def first_rows_params(
+    token: Warehouse, scope: Scope, as_of: date, limit: int, where: str = ""
+) -> dict:
+    """The parameters of a list's first ``limit`` (≤ MAX_ROWS) households in household order
+    (``households_sql(…, limited=True, village_range=True)`` with the same ``where``): as_of,
+    limit, and for the district the first and last village those households live in.
+
+    The villages come from a narrow pick on household_scores alone (two columns, no joins): at
+    1,000,000 households a district list's joins then read a few villages of household_register
+    and loan_status instead of all of them. Exact: the list's first rows lie in that range, so
+    the same rows come first within it. A township's or a village's list needs no pick.
+    """
+    params = {"as_of": as_of, "limit": min(limit, MAX_ROWS)}
+    if scope.level != "district":
+        return params
+    villages = frame(
+        token,
+        scope,
+        f"""
+        select min(village_code) as first_village, max(village_code) as last_village,
+        from (
+            select village_code from main.household_scores
+            where as_of = $as_of {scope.where_sql()} {where}
+            order by {_ORDERINGS["household"]}
+            limit $limit
+        )
+        """,
+        params,
+    ).row(0, named=True)
+    return {**params, **villages}
 
 
 @cached

@@ -10,7 +10,12 @@ import polars as pl
 
 from huinong.auth.scope import AccessDenied
 from huinong.data.connection import MAX_ROWS, STREAM_BATCH_ROWS, Warehouse, cached, frame, stream
-from huinong.data.household_lists import credit_stops_sql, households_sql
+from huinong.data.household_lists import (
+    CREDIT_STOPPED,
+    credit_stops_sql,
+    first_rows_params,
+    households_sql,
+)
 from huinong.data.scope import Scope
 
 REPORTS = ("township_summary", "village_breaker", "credit_households", "grade_notice")
@@ -19,6 +24,13 @@ DOWNLOADS = (*REPORTS, "households", "credit_stops")
 NAMED_REPORTS = frozenset({"credit_households", "grade_notice", "households", "credit_stops"})
 # Lists with the head's ID number.
 ID_REPORTS = frozenset({"credit_households", "grade_notice"})
+# The household_scores rows each named list holds (all in household order).
+_LIST_FILTERS = {
+    "credit_households": "and credit_limit > 0",
+    "grade_notice": "",
+    "households": "",
+    "credit_stops": CREDIT_STOPPED,
+}
 
 
 def _check(report: str, scope: Scope) -> None:
@@ -28,8 +40,12 @@ def _check(report: str, scope: Scope) -> None:
         scope.require("view_named_households", "查看或导出农户名单（只能查看汇总数）")
 
 
-def _report_sql(report: str, scope: Scope, limited: bool = False) -> str:
-    """The SQL of a report or full list; ``limited``: the first $limit households only."""
+def _report_sql(
+    report: str, scope: Scope, limited: bool = False, village_range: bool = False
+) -> str:
+    """The SQL of a report or full list; ``limited``: the first $limit households only;
+    ``village_range``: a list's marts read between $first_village and $last_village only
+    (households_sql)."""
     if report == "township_summary":
         return f"""
             select
@@ -75,28 +91,35 @@ def _report_sql(report: str, scope: Scope, limited: bool = False) -> str:
             select township_name, village_name, household_id, head_name, head_id_number,
                 registered_poor, score, grade, credit_limit, available_credit,
                 outstanding_principal,
-            from ({_households_sql_with_id(scope, "and credit_limit > 0", limited)})
+            from ({_households_sql_with_id(scope, report, limited, village_range)})
         """
     if report == "grade_notice":
         return f"""
             select village_name, household_id, head_name, head_id_number, score, grade,
                 credit_limit,
-            from ({_households_sql_with_id(scope, "", limited, always_masked=True)})
+            from ({_households_sql_with_id(scope, report, limited, village_range, always_masked=True)})
         """
     if report == "households":
-        return households_sql(scope, limited=limited)
+        return households_sql(scope, limited=limited, village_range=village_range)
     if report == "credit_stops":
-        return credit_stops_sql(scope, limited=limited)
+        return credit_stops_sql(scope, limited=limited, village_range=village_range)
     raise ValueError(report)
 
 
 def _households_sql_with_id(
-    scope: Scope, where: str = "", limited: bool = False, always_masked: bool = False
+    scope: Scope,
+    report: str,
+    limited: bool = False,
+    village_range: bool = False,
+    always_masked: bool = False,
 ) -> str:
-    """The household list with the head's ID number as the user may read it; a public notice
-    (公示表) always masked."""
+    """The household list of ``report`` with the head's ID number as the user may read it; a
+    public notice (公示表) always masked."""
     id_number = scope.id_number_sql("register.head_id_number", always_masked=always_masked)
-    return households_sql(scope, where=where, limited=limited).replace(
+    sql = households_sql(
+        scope, where=_LIST_FILTERS[report], limited=limited, village_range=village_range
+    )
+    return sql.replace(
         "register.head_name,", f"register.head_name, {id_number} as head_id_number,", 1
     )
 
@@ -117,11 +140,12 @@ def stream_report(
 def report_preview(token: Warehouse, report: str, as_of: date, scope: Scope, rows: int = 200):
     """The first rows of a report or download (at most MAX_ROWS)."""
     _check(report, scope)
-    sql = _report_sql(report, scope, limited=True)
-    if "$limit" not in sql:
-        sql = f"select * from ({sql}) limit $limit"
-    params = {"as_of": as_of, "limit": min(rows, MAX_ROWS)}
-    return frame(token, scope, sql, params)
+    if report in _LIST_FILTERS:
+        sql = _report_sql(report, scope, limited=True, village_range=True)
+        params = first_rows_params(token, scope, as_of, rows, where=_LIST_FILTERS[report])
+        return frame(token, scope, sql, params)
+    sql = f"select * from ({_report_sql(report, scope)}) limit $limit"
+    return frame(token, scope, sql, {"as_of": as_of, "limit": min(rows, MAX_ROWS)})
 
 
 _ROW_COUNTS = {
