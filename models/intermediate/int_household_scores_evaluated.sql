@@ -23,9 +23,7 @@ snapshots as not materialized (
 -- loan_compliance judges again: this view then holds no other disbursement day.
 loans as not materialized (
     select * from {{ ref('int_loans_summarised') }}
-    {%- if var('incremental_from') %}
-    where {{ rejudged_loans_predicate('loan_id', 'borrower_id', 'disbursed_on', 'township_code') }}
-    {%- endif %}
+    where {{ rejudged_loans_predicate('loan_id', 'borrower_id', 'disbursed_on', 'township_code') if var('incremental_from') else 'true' }}
 ),
 
 snapshot_days as not materialized (
