@@ -63,7 +63,7 @@
 
 {#- The rows a move of households makes rebuild on every date (see rebuilt), one predicate each:
     with constant lists, not subqueries, so that DuckDB filters the model's inputs by them. -#}
-{% macro rebuilt_earlier_parts(as_of_column, township=none, village=none, borrower=none, household=none, stop_village=none) -%}
+{% macro rebuilt_earlier_parts(as_of_column, township=none, village=none, borrower=none, household=none, stop_village=none, home_village=none) -%}
     {%- set parts = [] -%}
     {%- if var('incremental_townships') -%}
         {%- if township -%}
@@ -77,9 +77,11 @@
         {%- endif -%}
         {%- for column in [borrower, household] if column -%}
             {#- A moved household's rows lie in the villages it left (before) or joined (after):
-                the villages filter the scan first, on their dictionary. -#}
-            {%- set in_villages = among_codes(village or stop_village, touched_villages) ~ ' and '
-                if village or stop_village else '' -%}
+                the villages filter the scan first, on their dictionary (home_village: the
+                relation's village column, when no village part is rebuilt). -#}
+            {%- set village_column = village or stop_village or home_village -%}
+            {%- set in_villages = among_codes(village_column, touched_villages) ~ ' and '
+                if village_column else '' -%}
             {%- do parts.append('(' ~ in_villages ~ column ~ ' in ' ~ touched_values(
                 'select household_id from ' ~ source('intake', 'moved_households')) ~ ')') -%}
         {%- endfor -%}

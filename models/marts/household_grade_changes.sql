@@ -15,7 +15,7 @@
 {{ config(
     materialized='clustered_table',
     sort_by=['as_of', 'village_code', 'household_id'],
-    rebuild_by={'household': 'household_id'},
+    rebuild_by={'household': 'household_id', 'home_village': 'village_code'},
 ) }}
 
 with
