@@ -153,15 +153,19 @@
 {% macro first_recomputed_loan_day(borrower_id, village_code) -%}
     {%- if var('incremental_from') -%}
         case
-            when
-                {{ borrower_id }} in (select moved.household_id from {{ source('intake', 'moved_households') }} as moved)
-                or {{ village_code }} in (select touched.village_code from {{ source('intake', 'touched_villages') }} as touched)
-                then 0
+            when {{ loan_of_a_move(borrower_id, village_code) }} then 0
             else {{ first_snapshot_on_or_after("date '" ~ var('incremental_from') ~ "'") }}
         end
     {%- else -%}
         0
     {%- endif -%}
+{%- endmacro %}
+
+{#- Whether a loan's whole history is recomputed after a move: its borrower moved, or its village
+    is one a household left or joined. -#}
+{% macro loan_of_a_move(borrower_id, village_code) -%}
+    ({{ borrower_id }} in (select moved.household_id from {{ source('intake', 'moved_households') }} as moved)
+    or {{ village_code }} in (select touched.village_code from {{ source('intake', 'touched_villages') }} as touched))
 {%- endmacro %}
 
 {#- The loan states (int_loan_changes) whose days a monthly build recomputes (int_loan_days), as a
@@ -178,9 +182,7 @@
         valid_until <= date '{{ var('incremental_from') }}'
         and loan_id in (
             select loans.loan_id from {{ loans }} as loans
-            where
-                loans.borrower_id in (select moved.household_id from {{ source('intake', 'moved_households') }} as moved)
-                or loans.village_code in (select touched.village_code from {{ source('intake', 'touched_villages') }} as touched)
+            where {{ loan_of_a_move('loans.borrower_id', 'loans.village_code') }}
         )
         {%- endif %}
     {%- endif %}
