@@ -35,6 +35,13 @@ def test_bench_reports_every_field_at_a_tiny_size(tmp_path):
     assert monthly["seconds"] > 0 and monthly["share_of_full_build"] > 0
     assert monthly["cpu_seconds"] > 0 and monthly["cpu_share_of_full_build"] > 0
     assert {"intake", "dbt"} <= set(monthly["stages_seconds"])
+    # Timed twice, before and after the full build; the share is taken from their mean.
+    again = monthly["after_full_build"]
+    assert again["cpu_seconds"] > 0
+    mean = (monthly["cpu_seconds"] + again["cpu_seconds"]) / 2
+    # (each timing is saved rounded to 0.1 s)
+    assert abs(monthly["mean_cpu_seconds"] - mean) <= 0.1
+    assert abs(monthly["mean_cpu_share_of_full_build"] - mean / build["cpu_seconds"]) < 0.01
     queries = result["queries"]
     assert len(queries) >= 20
     assert all(q["cold_ms"] >= 0 and q["warm_p95_ms"] >= q["warm_p50_ms"] for q in queries)
