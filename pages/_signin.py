@@ -141,7 +141,8 @@ def _oidc_session(store: Accounts) -> Session:
 # is 4.7 MB of JavaScript, and compiling it held the first page after 登录 for about a second
 # (总览: 2.2–2.4 s, 1.1–1.4 s without its two charts). The sign-in form loads the code the
 # pages draw with while the user types, once the form is drawn and the browser is idle, so that
-# the page after 登录 only draws. Names are the start of Streamlit's own chunk files (static/js/<Name>.<hash>.js).
+# the page after 登录 only draws. Names are the start of Streamlit's own chunk files
+# (static/js/<Name>.<hash>.js); only Streamlit's public scripts are loaded, no data.
 PAGE_COMPONENTS = (
     "PlotlyChart",
     "DataFrame",
