@@ -37,7 +37,9 @@ final as not materialized (
         loan_days.township_code,
         loan_days.amount,
         loan_days.disbursed_on,
-        loans.written_off_on,
+        -- As known on as_of, like first_npl_on: a write-off after as_of is not shown on that date
+        -- (the row of a date before it is the same whichever later month wrote it off).
+        case when loans.written_off_on <= loan_days.as_of then loans.written_off_on end as written_off_on,
         loan_days.on_book,
         loan_days.outstanding_principal,
         loan_days.oldest_unpaid_due_on,
