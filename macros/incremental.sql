@@ -41,6 +41,59 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- int_household_timeline in a monthly build: the touched households whose periods before
+    incremental_from stand (a temporary table, timeline_continued): those with a period in force on
+    the day before that began earlier still, and that did not move village. Their periods from
+    incremental_from on are recomputed; every other touched household's are, whole. -#}
+{% macro timeline_continued() -%}
+    {%- if is_monthly_increment() -%}
+        {%- set month_from = "date '" ~ var('incremental_from') ~ "'" -%}
+        create or replace temporary table timeline_continued as
+        select kept.household_id from {{ this }} as kept
+        where
+            kept.household_id in (select touched.household_id from {{ source('intake', 'touched_households') }} as touched)
+            and kept.household_id not in (select moved.household_id from {{ source('intake', 'moved_households') }} as moved)
+            and kept.valid_from < {{ month_from }} - 1
+            and kept.valid_until >= {{ month_from }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Remove the periods int_household_timeline recomputes: a continued household's from
+    incremental_from on, every period of the other touched households. -#}
+{% macro delete_timeline_recomputed() -%}
+    {%- if is_monthly_increment() -%}
+        delete from {{ this }}
+        where
+            household_id in (select touched.household_id from {{ source('intake', 'touched_households') }} as touched)
+            and (
+                valid_from >= date '{{ var('incremental_from') }}'
+                or household_id not in (select continued.household_id from timeline_continued as continued)
+            )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A continued household's period in force before incremental_from ends where its first
+    recomputed period begins (or never, without one): a change expected after the month began
+    may have gone (an instalment paid before it fell due). -#}
+{% macro end_timeline_continued() -%}
+    {%- if is_monthly_increment() -%}
+        {%- set month_from = "date '" ~ var('incremental_from') ~ "'" -%}
+        update {{ this }} as kept
+        set valid_until = coalesce(following.valid_from, date '9999-12-31')
+        from (
+            select continued.household_id, min(later.valid_from) as valid_from
+            from timeline_continued as continued
+            left join {{ this }} as later
+                on later.household_id = continued.household_id and later.valid_from >= {{ month_from }}
+            group by continued.household_id
+        ) as following
+        where
+            kept.household_id = following.household_id
+            and kept.valid_from < {{ month_from }}
+            and kept.valid_until >= {{ month_from }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The rows a per-date model rebuilds in an increment: the dates from incremental_from on, and,
     when households moved village (var incremental_townships), the rows their move changes on every
     earlier date, named by the arguments: their own rows (household, borrower), the villages they
