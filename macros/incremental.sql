@@ -42,14 +42,25 @@
 {%- endmacro %}
 
 {#- int_household_timeline in a monthly build: the touched households whose periods before
-    incremental_from stand (a temporary table, timeline_continued): those with a period in force on
-    the day before that began earlier still, and that did not move village. Their periods from
+    incremental_from stand (a temporary table, timeline_continued, with that period's running
+    counts): those with a period in force on the day before that began earlier still, and that did
+    not move village. Their periods from
     incremental_from on are recomputed; every other touched household's are, whole. -#}
 {% macro timeline_continued() -%}
     {%- if is_monthly_increment() -%}
         {%- set month_from = "date '" ~ var('incremental_from') ~ "'" -%}
         create or replace temporary table timeline_continued as
-        select kept.household_id from {{ this }} as kept
+        select
+            kept.household_id,
+            kept.outstanding_principal,
+            kept.loans_on_book,
+            kept.overdue_loans,
+            kept.overdue_events_to_date,
+            kept.npl_events_to_date,
+            kept.collected_on,
+            kept.collection_overdue_events_before,
+            kept.collection_npl_events_before
+        from {{ this }} as kept
         where
             kept.household_id in (select touched.household_id from {{ source('intake', 'touched_households') }} as touched)
             and kept.household_id not in (select moved.household_id from {{ source('intake', 'moved_households') }} as moved)

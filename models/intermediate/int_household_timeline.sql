@@ -50,21 +50,7 @@ households as (
 -- counts: the start of its recomputed periods (none in a full build).
 continued as (
     {%- if continuing %}
-        select
-            household_id,
-            outstanding_principal,
-            loans_on_book,
-            overdue_loans,
-            overdue_events_to_date,
-            npl_events_to_date,
-            collected_on,
-            collection_overdue_events_before,
-            collection_npl_events_before
-        from {{ this }}
-        where
-            household_id in (select continued.household_id from timeline_continued as continued)
-            and valid_from < {{ month_from }}
-            and valid_until >= {{ month_from }}
+        select * from timeline_continued
     {%- else %}
         select
             cast(null as varchar) as household_id,
